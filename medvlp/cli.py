@@ -1,0 +1,108 @@
+"""The `medvlp` command: one subcommand per stage, thin over library calls.
+
+Heavy libraries (torch, monai, pydicom) are imported inside the stage that needs them, so `medvlp --help`
+answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from medvlp.config import ConfigError, load_config
+
+# Stages in pipeline order; the value is the issue that builds a stage not built yet.
+STAGES: dict[str, str] = {
+    "synth": "generate the phantom hospital archive (DICOM + reports + ground truth)",
+    "ingest": "index, select, decode, de-identify and cache a DICOM archive into a manifest",
+    "pretrain": "pre-train a report-image alignment model",
+    "zeroshot": "zero-shot screening of DICOM/NIfTI inputs with a pretrained model",
+    "finetune": "fine-tune a classification or segmentation head",
+    "evaluate": "evaluate a checkpoint on a manifest (AUROC with CIs, retrieval)",
+    "generate": "generate reports with a trained report-generation head",
+    "demo": "synth -> ingest -> pretrain -> zero-shot and supervised evaluation, end to end",
+}
+NOT_BUILT: dict[str, int] = {
+    "ingest": 3,
+    "pretrain": 7,
+    "zeroshot": 8,
+    "finetune": 8,
+    "evaluate": 8,
+    "generate": 8,
+    "demo": 8,
+}
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", action="append", type=Path, default=[], metavar="YAML",
+                   help="config file (repeatable; later files win)")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides, applied last")
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    overrides = list(args.overrides)
+    for flag, key in (("n_cxr", "synth.n_cxr"), ("n_ct", "synth.n_ct"), ("seed", "run.seed"),
+                      ("workers", "run.workers")):
+        if getattr(args, flag) is not None:
+            overrides.append(f"{key}={getattr(args, flag)}")
+    if args.broken:
+        overrides.append("synth.broken_files=true")
+    cfg = load_config(args.config, overrides)
+    from medvlp.data.synthetic import generate_archive
+
+    summary = generate_archive(cfg, args.out)
+    print(summary.table())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: global help lists every stage."""
+    parser = argparse.ArgumentParser(
+        prog="medvlp",
+        description="Radiology vision-language foundation models from DICOM archives and reports.",
+        epilog="Run `medvlp STAGE --help` for a stage's options. Config keys: see configs/base/default.yaml.",
+    )
+    sub = parser.add_subparsers(dest="stage", metavar="STAGE", title="stages")
+    synth = sub.add_parser("synth", help=STAGES["synth"], description=STAGES["synth"])
+    synth.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    synth.add_argument("--n-cxr", type=int, default=None, help="chest X-ray studies (synth.n_cxr)")
+    synth.add_argument("--n-ct", type=int, default=None, help="CT studies (synth.n_ct)")
+    synth.add_argument("--seed", type=int, default=None, help="seed (run.seed)")
+    synth.add_argument("--workers", type=int, default=None, help="worker processes (run.workers)")
+    synth.add_argument("--broken", action="store_true", help="add deliberately broken files (synth.broken_files)")
+    _add_config_args(synth)
+    synth.set_defaults(func=_cmd_synth)
+    for name, text in STAGES.items():
+        if name in NOT_BUILT:
+            stub = sub.add_parser(name, help=f"{text} [not built yet]", description=text, add_help=False)
+            stub.add_argument("rest", nargs=argparse.REMAINDER)
+            stub.set_defaults(func=_not_built(name))
+    return parser
+
+
+def _not_built(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        print(f"medvlp {name}: not built yet (planned in issue #{NOT_BUILT[name]})", file=sys.stderr)
+        return 2
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `medvlp` console script; returns the exit code (2 for usage and config errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.stage is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"medvlp {args.stage}: config error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

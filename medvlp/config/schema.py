@@ -1,0 +1,57 @@
+"""The config schema: one dataclass per section, with defaults equal to configs/base/default.yaml.
+
+Constraints live beside the fields (`choices`, `min`, `max` in field metadata, or a Literal type), so validation
+can name the bad key and what is allowed. Later stages add their sections here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def knob(default: Any, *, help: str, min: float | None = None, max: float | None = None, **kw: Any) -> Any:
+    """A config field with a help text and optional numeric bounds (checked on load)."""
+    meta = {"help": help, "min": min, "max": max}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta, **kw)
+    return field(default=default, metadata=meta, **kw)
+
+
+@dataclass
+class RunConfig:
+    """Settings shared by every stage."""
+
+    seed: int = knob(0, help="global seed; every random choice derives from it", min=0)
+    workers: int = knob(2, help="worker processes for parallel stages", min=1, max=256)
+
+
+@dataclass
+class SynthConfig:
+    """The phantom hospital archive (`medvlp synth`)."""
+
+    n_cxr: int = knob(160, help="chest X-ray studies", min=0, max=1_000_000)
+    n_ct: int = knob(40, help="CT studies", min=0, max=1_000_000)
+    cxr_size: list[int] = knob([448, 768], help="[min, max] detector matrix side in pixels", min=64, max=4096)
+    lateral_fraction: float = knob(0.2, help="share of CXR studies with an extra lateral view", min=0, max=1)
+    ap_fraction: float = knob(0.3, help="share of CXR studies taken AP (portable) instead of PA", min=0, max=1)
+    ct_matrix: list[int] = knob([128, 160, 192], help="axial matrix sizes to draw from", min=32, max=1024)
+    ct_slice_spacing: list[float] = knob([2.5, 5.0], help="[min, max] slice spacing in mm", min=0.5, max=10)
+    ct_coverage_mm: list[float] = knob([280.0, 360.0], help="[min, max] craniocaudal coverage in mm", min=50, max=600)
+    ct_localizer_fraction: float = knob(0.5, help="share of CT studies with a scout (localizer) series", min=0, max=1)
+    normal_fraction: float = knob(0.33, help="share of studies without findings", min=0, max=1)
+    omit_rate: float = knob(0.05, help="chance a subtle finding is left out of the report", min=0, max=1)
+    hedge_rate: float = knob(0.15, help="chance a subtle finding is hedged in the report", min=0, max=1)
+    phi_rate: float = knob(0.5, help="chance a report carries PHI in its text", min=0, max=1)
+    report_text_fraction: float = knob(
+        0.2, help="share of reports exported as plain-text files instead of CSV rows", min=0, max=1
+    )
+    broken_files: bool = knob(False, help="add deliberately broken files for ingestion tests")
+
+
+@dataclass
+class Config:
+    """The whole resolved configuration of a run."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
