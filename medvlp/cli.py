@@ -36,21 +36,31 @@ NOT_BUILT: dict[str, int] = {
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", action="append", type=Path, default=[], metavar="YAML",
-                   help="config file (repeatable; later files win)")
+    p.add_argument(
+        "--config",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="YAML",
+        help="config file (repeatable; later files win)",
+    )
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="config overrides, applied last")
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
-    for flag, key in (("n_cxr", "synth.n_cxr"), ("n_ct", "synth.n_ct"), ("seed", "run.seed"),
-                      ("workers", "run.workers")):
+    for flag, key in (
+        ("n_cxr", "synth.n_cxr"),
+        ("n_ct", "synth.n_ct"),
+        ("seed", "run.seed"),
+        ("workers", "run.workers"),
+    ):
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
     if args.broken:
         overrides.append("synth.broken_files=true")
     cfg = load_config(args.config, overrides)
-    from medvlp.data.synthetic import generate_archive
+    from medvlp.data.synthetic.archive import generate_archive
 
     summary = generate_archive(cfg, args.out)
     print(summary.table())

@@ -24,8 +24,10 @@ def test_help_lists_every_stage():
 
 
 def test_help_does_not_import_heavy_libraries():
-    code = "import sys; from medvlp.cli import build_parser; build_parser(); print(sorted(m for m in ('torch', " \
-           "'monai', 'pydicom', 'transformers') if m in sys.modules))"
+    code = (
+        "import sys; from medvlp.cli import build_parser; build_parser(); print(sorted(m for m in ('torch', "
+        "'monai', 'pydicom', 'transformers') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "[]"
 

@@ -76,7 +76,7 @@ def test_python_expressions_are_not_evaluated(tmp_path: Path):
 
 
 def test_missing_file_is_named(tmp_path: Path):
-    with pytest.raises(ConfigError, match="nope.yaml"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml"):
         load_config([tmp_path / "nope.yaml"])
 
 

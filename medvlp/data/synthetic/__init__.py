@@ -1,5 +1,4 @@
-"""The phantom hospital archive: medvlp's embedded default data (DICOM, reports, ground truth)."""
+"""The phantom hospital archive: medvlp's embedded default data (DICOM, reports, ground truth).
 
-from medvlp.data.synthetic.archive import ArchiveSummary, generate_archive
-
-__all__ = ["ArchiveSummary", "generate_archive"]
+Entry point: `medvlp.data.synthetic.archive.generate_archive` (imported on demand: it pulls pydicom and nibabel).
+"""

@@ -57,7 +57,7 @@ def plan_studies(cfg: Config) -> list[StudyPlan]:
     s = cfg.synth
     n = s.n_cxr + s.n_ct
     rng = np.random.default_rng([cfg.run.seed, 1])
-    n_patients = max(1, int(round(n * 0.75)))
+    n_patients = max(1, round(n * 0.75))
     patients = np.concatenate([np.arange(min(n, n_patients)), rng.integers(0, n_patients, max(0, n - n_patients))])
     rng.shuffle(patients)
     modalities = ["cxr"] * s.n_cxr + ["ct"] * s.n_ct
@@ -103,13 +103,17 @@ def _write_ground_truth(out: Path, records: list[StudyRecord], broken: list[dict
     for item in broken:
         phi.setdefault("patient", set()).update(item.get("phi", []))
     (gt / "phi.json").write_text(json.dumps({k: sorted(v) for k, v in sorted(phi.items())}, indent=1) + "\n")
-    labels = {"cxr_channels": list(MASK_NAMES), "ct_labels": {str(k): v for k, v in sorted(CT_LABELS.items())},
-              "cxr_layout": "NIfTI [rows, cols, channel], uint8 0/1, voxel (row, col) at (row*spacing, col*spacing)",
-              "ct_layout": "NIfTI [x, y, z] uint8 label map in RAS (affine from the DICOM geometry)"}
+    labels = {
+        "cxr_channels": list(MASK_NAMES),
+        "ct_labels": {str(k): v for k, v in sorted(CT_LABELS.items())},
+        "cxr_layout": "NIfTI [rows, cols, channel], uint8 0/1, voxel (row, col) at (row*spacing, col*spacing)",
+        "ct_layout": "NIfTI [x, y, z] uint8 label map in RAS (affine from the DICOM geometry)",
+    }
     (gt / "mask_labels.json").write_text(json.dumps(labels, indent=1) + "\n")
     if broken:
-        (gt / "broken.json").write_text(json.dumps([{k: v for k, v in b.items() if k != "phi"} for b in broken],
-                                                   indent=1) + "\n")
+        (gt / "broken.json").write_text(
+            json.dumps([{k: v for k, v in b.items() if k != "phi"} for b in broken], indent=1) + "\n"
+        )
 
 
 def generate_archive(cfg: Config, out: Path | str) -> ArchiveSummary:

@@ -24,8 +24,9 @@ def _template(seed: int, rng: np.random.Generator, n: int) -> tuple[Dataset, lis
     """A small valid DX image of a patient who exists only in the broken files, and that patient's PHI."""
     patient = make_patient(rng)
     when = study_date(rng)
-    info = StudyInfo(patient, make_uid(seed, "broken-study", n), f"XR9{n:08d}", when, "120000", "XR CHEST",
-                     patient.age_at(when))
+    info = StudyInfo(
+        patient, make_uid(seed, "broken-study", n), f"XR9{n:08d}", when, "120000", "XR CHEST", patient.age_at(when)
+    )
     image = rng.random((64, 64)).astype(np.float32)
     enc = CxrEncoding("DX", "MONOCHROME2", 12, 1.0, 0.0)
     series, sop = make_uid(seed, "broken-series", n), make_uid(seed, "broken-sop", n)
@@ -45,8 +46,11 @@ def _defects(seed: int, rng: np.random.Generator) -> tuple[list[tuple[str, bytes
 
     ds, p = _template(seed, rng, 1)
     good = _bytes(ds, enforce_file_format=True)
-    items += [("truncated", good[: len(good) * 3 // 5]), ("duplicate_sop_instance", good),
-              ("duplicate_sop_instance", good)]
+    items += [
+        ("truncated", good[: len(good) * 3 // 5]),
+        ("duplicate_sop_instance", good),
+        ("duplicate_sop_instance", good),
+    ]
     phi += p
 
     ds, p = _template(seed, rng, 2)

@@ -7,11 +7,13 @@ intercept, window tags) so that a decoder which ignores any of them produces vis
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
 from medvlp.data.synthetic.patients import Patient
 
@@ -21,8 +23,12 @@ CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 
 def make_uid(*parts: object) -> str:
-    """A deterministic UID (2.25 root) from the given parts: the same parts always give the same UID."""
-    return generate_uid(prefix=None, entropy_srcs=[str(p) for p in parts])
+    """A deterministic UID under the 2.25 (UUID) root: the same parts always give the same UID.
+
+    pydicom's generate_uid ignores its entropy sources under the 2.25 root, so the UUID is derived here.
+    """
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return f"2.25.{uuid.UUID(bytes=digest[:16], version=5).int}"
 
 
 @dataclass(frozen=True)
@@ -199,8 +205,11 @@ def ct_slice_dataset(
     ds.PixelSpacing = [round(float(spacing_rc[0]), 6), round(float(spacing_rc[1]), 6)]
     ds.KVP, ds.ConvolutionKernel = 120, "STANDARD"
     stored = np.rint(hu_slice.astype(np.float32) - enc.intercept)  # [rows, cols]
-    lo, hi = (-(1 << (enc.bits_stored - 1)), (1 << (enc.bits_stored - 1)) - 1) if enc.signed else (
-        0, (1 << enc.bits_stored) - 1)
+    lo, hi = (
+        (-(1 << (enc.bits_stored - 1)), (1 << (enc.bits_stored - 1)) - 1)
+        if enc.signed
+        else (0, (1 << enc.bits_stored) - 1)
+    )
     _pixel_module(ds, np.clip(stored, lo, hi), enc.bits_stored, enc.signed, "MONOCHROME2")
     ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = 1.0, enc.intercept, "HU"
     ds.WindowCenter, ds.WindowWidth = [40.0, -600.0], [400.0, 1500.0]
@@ -208,8 +217,13 @@ def ct_slice_dataset(
 
 
 def ct_localizer_dataset(
-    info: StudyInfo, topogram: np.ndarray, spacing_rc: tuple[float, float], series_uid: str, sop_uid: str,
-    frame_uid: str, origin: tuple[float, float, float],
+    info: StudyInfo,
+    topogram: np.ndarray,
+    spacing_rc: tuple[float, float],
+    series_uid: str,
+    sop_uid: str,
+    frame_uid: str,
+    origin: tuple[float, float, float],
 ) -> Dataset:
     """A coronal scout (ImageType LOCALIZER) as CT scanners write before the axial series."""
     ds = _base(info, CT_STORAGE, sop_uid, series_uid, "CT")

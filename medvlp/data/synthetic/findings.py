@@ -163,7 +163,12 @@ def sample_ct_findings(rng: np.random.Generator, normal_fraction: float = 0.33) 
             kind = "ground_glass" if rng.random() < 0.3 else "solid"
             zone = str(rng.choice(["upper", "middle", "lower"]))
             found["lung_nodule"] = _finding(
-                rng, "lung_nodule", laterality=_side(rng), size_mm=round(size, 1), subtype=kind, zone=zone,
+                rng,
+                "lung_nodule",
+                laterality=_side(rng),
+                size_mm=round(size, 1),
+                subtype=kind,
+                zone=zone,
                 severity=float(np.clip(size / 30.0, 0.05, 0.98)),
             )
         if rng.random() < 0.18:
@@ -182,18 +187,26 @@ def sample_ct_findings(rng: np.random.Generator, normal_fraction: float = 0.33) 
             found["emphysema"] = _finding(rng, "emphysema", laterality="bilateral", zone="upper")
         if rng.random() < 0.1:
             sev = _severity(rng)
-            found["pericardial_effusion"] = _finding(rng, "pericardial_effusion", size_mm=round(4 + 25 * sev, 1),
-                                                     severity=sev)
+            found["pericardial_effusion"] = _finding(
+                rng, "pericardial_effusion", size_mm=round(4 + 25 * sev, 1), severity=sev
+            )
         if rng.random() < 0.15:
             size = float(np.exp(rng.uniform(np.log(6.0), np.log(45.0))))
             kind = "cyst" if rng.random() < 0.5 else "metastasis"
             found["liver_lesion"] = _finding(
-                rng, "liver_lesion", size_mm=round(size, 1), subtype=kind, severity=float(np.clip(size / 45, 0.05, 0.98))
+                rng,
+                "liver_lesion",
+                size_mm=round(size, 1),
+                subtype=kind,
+                severity=float(np.clip(size / 45, 0.05, 0.98)),
             )
         if rng.random() < 0.15:
             size = float(np.exp(rng.uniform(np.log(6.0), np.log(40.0))))
             found["kidney_cyst"] = _finding(
-                rng, "kidney_cyst", laterality=_side(rng), size_mm=round(size, 1),
+                rng,
+                "kidney_cyst",
+                laterality=_side(rng),
+                size_mm=round(size, 1),
                 severity=float(np.clip(size / 40, 0.05, 0.98)),
             )
     return StudyTruth("ct", tuple(found[k] for k in CT_FINDINGS if k in found))

@@ -28,9 +28,9 @@ _FAMILY = (
     "Cox Ward Richardson Watson Brooks Chavez Wood James Bennett Gray Mendoza Ruiz Hughes Price Alvarez Castillo "
     "Sanders Patel Myers Long Ross Foster Jimenez Kowalski Lindqvist Okafor Haddad Novak Ferreira Schulz Dubois"
 ).split()
-_STREETS = "Oak Maple Cedar Elm Pine Birch Willow Lake Hill Park River Church Mill Station Spring Meadow".split()
-_STREET_KINDS = "Street Avenue Road Lane Drive Court Boulevard".split()
-_CITIES = "Springfield Riverton Fairview Greenville Madison Clinton Franklin Georgetown Salem Ashland".split()
+_STREETS = ("Oak Maple Cedar Elm Pine Birch Willow Lake Hill Park River Church Mill Station Spring Meadow").split()
+_STREET_KINDS = ("Street Avenue Road Lane Drive Court Boulevard").split()
+_CITIES = ("Springfield Riverton Fairview Greenville Madison Clinton Franklin Georgetown Salem Ashland").split()
 _INSTITUTIONS = (
     "St. Hilda General Hospital",
     "Northgate University Medical Center",
@@ -64,7 +64,9 @@ class Patient:
         return f"{self.given} {self.family}"
 
     def age_at(self, when: dt.date) -> int:
-        return when.year - self.birth_date.year - ((when.month, when.day) < (self.birth_date.month, self.birth_date.day))
+        return (
+            when.year - self.birth_date.year - ((when.month, when.day) < (self.birth_date.month, self.birth_date.day))
+        )
 
     def phi_strings(self) -> list[str]:
         """Every identifying string planted for this patient (what must never reach an output)."""
@@ -88,9 +90,9 @@ def _person(rng: np.random.Generator) -> tuple[str, str]:
 
 
 def make_patient(rng: np.random.Generator) -> Patient:
-    """A fictional patient aged 18 to 95 on 2020-01-01, with a unique-looking MRN, address and phone."""
+    """A fictional adult (born 1925-1995), with a unique-looking MRN, address and phone."""
     given, family = _person(rng)
-    born = dt.date(1925, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365 * 77)))
+    born = dt.date(1925, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365 * 70)))
     number = int(rng.integers(100, 9999))
     address = f"{number} {rng.choice(_STREETS)} {rng.choice(_STREET_KINDS)}, {rng.choice(_CITIES)}"
     phone = f"({rng.integers(201, 989)}) {rng.integers(200, 999)}-{rng.integers(0, 10000):04d}"

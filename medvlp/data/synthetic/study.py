@@ -117,8 +117,16 @@ def _cxr_views(rng: np.random.Generator, cfg: SynthConfig) -> list[str]:
     return [first, "LL"] if first == "PA" and rng.random() < cfg.lateral_fraction else [first]
 
 
-def _make_cxr(out: Path, cfg: SynthConfig, seed: int, plan: StudyPlan, info: StudyInfo, truth: StudyTruth,
-              rngs: dict[str, np.random.Generator], rec: StudyRecord) -> None:
+def _make_cxr(
+    out: Path,
+    cfg: SynthConfig,
+    seed: int,
+    plan: StudyPlan,
+    info: StudyInfo,
+    truth: StudyTruth,
+    rngs: dict[str, np.random.Generator],
+    rec: StudyRecord,
+) -> None:
     namer = _Namer(rngs["files"], plan.n_folders)
     views = _cxr_views(rngs["render"], cfg)
     render_state = rngs["render"].bit_generator.state  # views of one study share the patient's body draws
@@ -140,10 +148,21 @@ def _make_cxr(out: Path, cfg: SynthConfig, seed: int, plan: StudyPlan, info: Stu
         rec.views.append(view)
         rec.files.append(rel)
         rec.masks.append(mask_rel)
-        rec.series.append({"series_uid": series_uid, "view": view, "modality": enc.modality,
-                           "photometric": enc.photometric, "bits_stored": enc.bits_stored, "files": [rel],
-                           "sop_uids": [sop_uid], "rows": geom.rows, "cols": geom.cols, "pixel_spacing": sp,
-                           "mask": mask_rel})
+        rec.series.append(
+            {
+                "series_uid": series_uid,
+                "view": view,
+                "modality": enc.modality,
+                "photometric": enc.photometric,
+                "bits_stored": enc.bits_stored,
+                "files": [rel],
+                "sop_uids": [sop_uid],
+                "rows": geom.rows,
+                "cols": geom.cols,
+                "pixel_spacing": sp,
+                "mask": mask_rel,
+            }
+        )
 
 
 def _topogram(hu: np.ndarray) -> np.ndarray:
@@ -153,8 +172,16 @@ def _topogram(hu: np.ndarray) -> np.ndarray:
     return np.rint(4095 * proj / max(float(proj.max()), 1e-6))
 
 
-def _make_ct(out: Path, cfg: SynthConfig, seed: int, plan: StudyPlan, info: StudyInfo, truth: StudyTruth,
-             rngs: dict[str, np.random.Generator], rec: StudyRecord) -> None:
+def _make_ct(
+    out: Path,
+    cfg: SynthConfig,
+    seed: int,
+    plan: StudyPlan,
+    info: StudyInfo,
+    truth: StudyTruth,
+    rngs: dict[str, np.random.Generator],
+    rec: StudyRecord,
+) -> None:
     namer = _Namer(rngs["files"], plan.n_folders)
     rng = rngs["render"]
     geom = sample_ct_geometry(rng, tuple(cfg.ct_matrix), tuple(cfg.ct_slice_spacing), tuple(cfg.ct_coverage_mm))
@@ -164,8 +191,11 @@ def _make_ct(out: Path, cfg: SynthConfig, seed: int, plan: StudyPlan, info: Stud
     if rngs["encoding"].random() < cfg.ct_localizer_fraction:
         series_uid, sop_uid = make_uid(seed, "series", plan.index, 1), make_uid(seed, "sop", plan.index, 1, 1)
         dz, _, dx = geom.spacing
-        top = (geom.origin[0], geom.origin[1] + geom.shape[1] * geom.spacing[1] / 2,
-               geom.origin[2] + (geom.shape[0] - 1) * dz)
+        top = (
+            geom.origin[0],
+            geom.origin[1] + geom.shape[1] * geom.spacing[1] / 2,
+            geom.origin[2] + (geom.shape[0] - 1) * dz,
+        )
         ds = ct_localizer_dataset(info, _topogram(render.hu), (dz, dx), series_uid, sop_uid, frame_uid, top)
         rel = namer()
         _write(out, rel, ds)
@@ -178,8 +208,18 @@ def _make_ct(out: Path, cfg: SynthConfig, seed: int, plan: StudyPlan, info: Stud
         pos = (geom.origin[0], geom.origin[1], geom.origin[2] + d * geom.spacing[0])
         number = n - d if enc.reverse_instance_numbers else d + 1
         sop_uid = make_uid(seed, "sop", plan.index, 2, d)
-        ds = ct_slice_dataset(info, render.hu[d], pos, (geom.spacing[1], geom.spacing[2]), geom.slice_thickness,
-                              enc, series_uid, sop_uid, number, frame_uid)
+        ds = ct_slice_dataset(
+            info,
+            render.hu[d],
+            pos,
+            (geom.spacing[1], geom.spacing[2]),
+            geom.slice_thickness,
+            enc,
+            series_uid,
+            sop_uid,
+            number,
+            frame_uid,
+        )
         rel = namer()
         _write(out, rel, ds)
         files.append(rel)
@@ -190,9 +230,20 @@ def _make_ct(out: Path, cfg: SynthConfig, seed: int, plan: StudyPlan, info: Stud
     rec.views.append("AXIAL")
     rec.files.extend(files)
     rec.masks.append(mask_rel)
-    rec.series.append({"series_uid": series_uid, "kind": "axial", "files": files, "sop_uids": sops,
-                       "shape": list(geom.shape), "spacing": list(geom.spacing), "origin": list(geom.origin),
-                       "slice_thickness": geom.slice_thickness, "signed": enc.signed, "mask": mask_rel})
+    rec.series.append(
+        {
+            "series_uid": series_uid,
+            "kind": "axial",
+            "files": files,
+            "sop_uids": sops,
+            "shape": list(geom.shape),
+            "spacing": list(geom.spacing),
+            "origin": list(geom.origin),
+            "slice_thickness": geom.slice_thickness,
+            "signed": enc.signed,
+            "mask": mask_rel,
+        }
+    )
 
 
 def make_study(out: Path, cfg: SynthConfig, seed: int, plan: StudyPlan) -> StudyRecord:
@@ -203,12 +254,26 @@ def make_study(out: Path, cfg: SynthConfig, seed: int, plan: StudyPlan) -> Study
     info = _study_info(rngs, seed, plan, patient)
     sampler = sample_cxr_findings if plan.modality == "cxr" else sample_ct_findings
     truth = sampler(rngs["truth"], cfg.normal_fraction)
-    rec = StudyRecord(plan.index, plan.modality, info.accession, info.study_uid, patient.mrn,
-                      info.date.isoformat(), [], [], [], truth.labels(), [f.to_dict() for f in truth.findings],
-                      "", {}, [])
+    rec = StudyRecord(
+        plan.index,
+        plan.modality,
+        info.accession,
+        info.study_uid,
+        patient.mrn,
+        info.date.isoformat(),
+        [],
+        [],
+        [],
+        truth.labels(),
+        [f.to_dict() for f in truth.findings],
+        "",
+        {},
+        [],
+    )
     (_make_cxr if plan.modality == "cxr" else _make_ct)(out, cfg, seed, plan, info, truth, rngs, rec)
-    report = write_report(rngs["report"], truth, patient, info.date, tuple(rec.views), cfg.omit_rate,
-                          cfg.hedge_rate, cfg.phi_rate)
+    report = write_report(
+        rngs["report"], truth, patient, info.date, tuple(rec.views), cfg.omit_rate, cfg.hedge_rate, cfg.phi_rate
+    )
     rec.report_text, rec.report_mentions = report.text, dict(report.mentions)
     rec.phi = {
         "patient": patient.phi_strings(),
