@@ -123,10 +123,10 @@ def encode_cxr(image: np.ndarray, enc: CxrEncoding) -> tuple[np.ndarray, float, 
     """
     top = (1 << enc.bits_stored) - 1
     value = np.rint(np.clip(image, 0.0, 1.0) * top)  # [rows, cols], 0..top; MONOCHROME2 sense
+    lo, hi = np.percentile(value, [0.5, 99.0])  # window chosen on the displayed sense, so M1 and M2 show alike
     if enc.photometric == "MONOCHROME1":
-        value = top - value
+        value, (lo, hi) = top - value, (top - hi, top - lo)
     stored = value.astype(np.uint16)
-    lo, hi = np.percentile(value, [1.0, 99.5])
     centre = enc.slope * (lo + hi) / 2 + enc.intercept
     width = max(enc.slope * (hi - lo), 1.0)
     return stored, float(round(centre, 1)), float(round(width, 1))

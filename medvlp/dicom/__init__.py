@@ -1,0 +1,1 @@
+"""DICOM: reading archives correctly (index, series selection, pixel decoding, de-identification)."""
