@@ -10,14 +10,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_GIVEN = (
-    "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard Susan Joseph "
-    "Jessica Thomas Sarah Charles Karen Daniel Nancy Matthew Lisa Anthony Margaret Mark Sandra Donald Ashley Paul "
-    "Dorothy Steven Kimberly Andrew Emily Kenneth Donna Joshua Michelle Kevin Carol Brian Amanda George Melissa "
-    "Edward Deborah Ronald Stephanie Timothy Rebecca Jason Sharon Jeffrey Laura Ryan Cynthia Jacob Kathleen Gary "
-    "Amy Nicholas Angela Eric Shirley Jonathan Anna Stephen Brenda Larry Pamela Justin Emma Scott Nicole Brandon "
-    "Helen Benjamin Samantha Samuel Katherine Gregory Christine Alexander Debra Frank Rachel Patrick Carolyn "
-    "Raymond Janet Jack Catherine Dennis Maria Jerry Heather Tyler Diane Aaron Ruth Jose Julie Adam Olivia"
+_GIVEN_M = (
+    "James Robert John Michael David William Richard Joseph Thomas Charles Daniel Matthew Anthony Mark Donald Paul "
+    "Steven Andrew Kenneth Joshua Kevin Brian George Edward Ronald Timothy Jason Jeffrey Ryan Jacob Gary Nicholas "
+    "Eric Jonathan Stephen Larry Justin Scott Brandon Benjamin Samuel Gregory Alexander Frank Patrick Raymond Jack "
+    "Dennis Jerry Tyler Aaron Jose Adam"
+).split()
+_GIVEN_F = (
+    "Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah Karen Nancy Lisa Margaret Sandra Ashley "
+    "Dorothy Kimberly Emily Donna Michelle Carol Amanda Melissa Deborah Stephanie Rebecca Sharon Laura Cynthia "
+    "Kathleen Amy Angela Shirley Anna Brenda Pamela Emma Nicole Helen Samantha Katherine Christine Debra Rachel "
+    "Carolyn Janet Catherine Maria Heather Diane Ruth Julie Olivia"
 ).split()
 _FAMILY = (
     "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez Wilson "
@@ -85,13 +88,15 @@ class Patient:
         ]
 
 
-def _person(rng: np.random.Generator) -> tuple[str, str]:
-    return str(rng.choice(_GIVEN)), str(rng.choice(_FAMILY))
+def _person(rng: np.random.Generator, sex: str | None = None) -> tuple[str, str]:
+    sex = sex or ("F" if rng.random() < 0.5 else "M")
+    return str(rng.choice(_GIVEN_F if sex == "F" else _GIVEN_M)), str(rng.choice(_FAMILY))
 
 
 def make_patient(rng: np.random.Generator) -> Patient:
     """A fictional adult (born 1925-1995), with a unique-looking MRN, address and phone."""
-    given, family = _person(rng)
+    sex = "F" if rng.random() < 0.5 else "M"
+    given, family = _person(rng, sex)
     born = dt.date(1925, 1, 1) + dt.timedelta(days=int(rng.integers(0, 365 * 70)))
     number = int(rng.integers(100, 9999))
     address = f"{number} {rng.choice(_STREETS)} {rng.choice(_STREET_KINDS)}, {rng.choice(_CITIES)}"
@@ -101,7 +106,7 @@ def make_patient(rng: np.random.Generator) -> Patient:
         family=family,
         mrn=f"MRN{rng.integers(10**7, 10**8)}",
         birth_date=born,
-        sex="F" if rng.random() < 0.5 else "M",
+        sex=sex,
         institution=str(rng.choice(_INSTITUTIONS)),
         referring_physician=_person(rng),
         reading_radiologist=_person(rng),

@@ -29,3 +29,11 @@ def test_ages_are_adult():
         when = study_date(rng)
         assert 18 <= p.age_at(when) <= 100
         assert dt.date(2015, 1, 1) <= when <= dt.date(2025, 1, 1)
+
+
+def test_given_name_matches_sex():
+    from medvlp.data.synthetic.patients import _GIVEN_F, _GIVEN_M
+
+    for i in range(100):
+        p = make_patient(np.random.default_rng(i))
+        assert p.given in (_GIVEN_F if p.sex == "F" else _GIVEN_M)
