@@ -25,7 +25,6 @@ STAGES: dict[str, str] = {
     "demo": "synth -> ingest -> pretrain -> zero-shot and supervised evaluation, end to end",
 }
 NOT_BUILT: dict[str, int] = {
-    "ingest": 3,
     "pretrain": 7,
     "zeroshot": 8,
     "finetune": 8,
@@ -67,6 +66,25 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    overrides = list(args.overrides)
+    if args.workers is not None:
+        overrides.append(f"run.workers={args.workers}")
+    if args.modality:
+        overrides.append(f"ingest.modalities=[{args.modality}]")
+    cfg = load_config(args.config, overrides)
+    from medvlp.data.ingest import IngestError, run_ingest
+    from medvlp.text.sources import ReportSourceError
+
+    try:
+        summary = run_ingest(args.archive, args.reports, args.out, cfg, resume=args.resume)
+    except (IngestError, ReportSourceError) as exc:
+        print(f"medvlp ingest: {exc}", file=sys.stderr)
+        return 2
+    print(summary.table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: global help lists every stage."""
     parser = argparse.ArgumentParser(
@@ -84,6 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--broken", action="store_true", help="add deliberately broken files (synth.broken_files)")
     _add_config_args(synth)
     synth.set_defaults(func=_cmd_synth)
+    ingest = sub.add_parser("ingest", help=STAGES["ingest"], description=STAGES["ingest"])
+    ingest.add_argument("archive", type=Path, help="root folder of the DICOM export")
+    ingest.add_argument("--reports", type=Path, action="append", default=[], metavar="TABLE",
+                        help="report CSV, JSONL or folder of <accession>.txt files (repeatable)")
+    ingest.add_argument("--out", type=Path, required=True, help="dataset folder (manifest, cache, quarantine)")
+    ingest.add_argument("--workers", type=int, default=None, help="worker processes (run.workers)")
+    ingest.add_argument("--modality", default=None, help="comma-separated subset of cxr,ct (ingest.modalities)")
+    ingest.add_argument("--resume", action="store_true", help="continue an interrupted ingest in --out")
+    _add_config_args(ingest)
+    ingest.set_defaults(func=_cmd_ingest)
     for name, text in STAGES.items():
         if name in NOT_BUILT:
             stub = sub.add_parser(name, help=f"{text} [not built yet]", description=text, add_help=False)

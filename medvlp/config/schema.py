@@ -7,7 +7,7 @@ can name the bad key and what is allowed. Later stages add their sections here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 def knob(default: Any, *, help: str, min: float | None = None, max: float | None = None, **kw: Any) -> Any:
@@ -50,8 +50,32 @@ class SynthConfig:
 
 
 @dataclass
+class IngestConfig:
+    """Series selection, decoding, canonical cache and de-identification (`medvlp ingest`)."""
+
+    modalities: list[Literal["cxr", "ct"]] = knob(["cxr", "ct"], help="which of cxr, ct to ingest")
+    cxr_views: list[str] = knob(["PA", "AP"], help="ViewPosition values kept for radiographs (LL/LATERAL = lateral)")
+    ct_slice_thickness: list[float] = knob([0.5, 5.0], help="[min, max] SliceThickness (mm) of CT series kept")
+    ct_min_slices: int = knob(16, help="CT series with fewer slices are skipped (scouts, partial series)", min=1)
+    one_series_per_study: bool = knob(True, help="keep the best series per study (CT: thinnest; CXR: PA first)")
+    ct_spacing: list[float] = knob([1.5, 1.5, 3.0], help="canonical CT voxel size (x, y, z) in mm, RAS", min=0.1)
+    cxr_size: int = knob(512, help="canonical CXR: the longer side in pixels (aspect ratio kept)", min=32, max=8192)
+    spacing_tolerance: float = knob(0.1, help="relative slice-gap deviation tolerated before resampling", min=0)
+    max_gap_factor: float = knob(1.6, help="a slice gap above this x the median counts as missing slices", min=1)
+    max_tilt_degrees: float = knob(0.5, help="slice stacking off the slice normal by more counts as gantry tilt",
+                                   min=0)
+    allow_burned_in: bool = knob(False, help="keep images whose BurnedInAnnotation is YES (PHI in the pixels)")
+    secret_env: str = knob("MEDVLP_DEID_SECRET", help="environment variable holding the de-identification secret")
+    secret_file: str = knob("~/.config/medvlp/deid.secret",
+                            help="used when the variable is unset; created (mode 600) on first use. Keep it private")
+    splits: dict[str, float] = knob({"train": 0.8, "val": 0.1, "test": 0.1},
+                                    help="patient-level split ratios (hash of the pseudonymous patient id)")
+
+
+@dataclass
 class Config:
     """The whole resolved configuration of a run."""
 
     run: RunConfig = field(default_factory=RunConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)

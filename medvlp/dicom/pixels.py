@@ -7,9 +7,13 @@ more attenuating.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+from medvlp.dicom.geometry import SliceGeometry
 
 
 def modality_values(ds: pydicom.Dataset) -> np.ndarray:
@@ -53,3 +57,76 @@ def _voi_output_range(ds: pydicom.Dataset, values: np.ndarray) -> tuple[float, f
         bits = int(item.LUTDescriptor[2])
         return 0.0, float((1 << bits) - 1)
     return _modality_range(ds)
+
+
+class PixelError(ValueError):
+    """Pixels that cannot be decoded; `reason` is a machine-readable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def read_dataset(path: str | Path) -> pydicom.Dataset:
+    """Read a whole file (header and pixels); the index has already bounded its size."""
+    return pydicom.dcmread(path)
+
+
+def decoded_pixels(ds: pydicom.Dataset) -> np.ndarray:
+    """ds.pixel_array, with any decoder failure (codec missing, corrupt fragment) turned into a PixelError."""
+    try:
+        return ds.pixel_array
+    except Exception as exc:  # every codec raises its own types; all mean "cannot decode"
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(syntax, "name", str(syntax))
+        raise PixelError("undecodable_pixels", f"cannot decode pixel data ({name}): {exc}") from exc
+
+
+def ct_frames(ds: pydicom.Dataset) -> list[tuple[SliceGeometry, np.ndarray]]:
+    """(geometry, HU float32 [rows, cols]) for each frame of a CT file, single-frame or enhanced multi-frame."""
+    pixels = decoded_pixels(ds)
+    frames = pixels[None] if pixels.ndim == 2 else pixels  # [F, rows, cols]
+    shape = (int(ds.Rows), int(ds.Columns))
+    if "PerFrameFunctionalGroupsSequence" in ds:
+        shared = ds.get("SharedFunctionalGroupsSequence", [pydicom.Dataset()])[0]
+        out = []
+        for k, group in enumerate(ds.PerFrameFunctionalGroupsSequence):
+            plane = _functional(group, shared, "PlanePositionSequence", "ImagePositionPatient")
+            orient = _functional(group, shared, "PlaneOrientationSequence", "ImageOrientationPatient")
+            spacing = _functional(group, shared, "PixelMeasuresSequence", "PixelSpacing")
+            rescale = _functional_item(group, shared, "PixelValueTransformationSequence")
+            slope = float(getattr(rescale, "RescaleSlope", 1.0)) if rescale is not None else 1.0
+            intercept = float(getattr(rescale, "RescaleIntercept", 0.0)) if rescale is not None else 0.0
+            geom = SliceGeometry(_floats(plane, 3), _floats(orient, 6), _floats(spacing, 2), shape)
+            out.append((geom, frames[k].astype(np.float32) * slope + intercept))
+        return out
+    if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds or "PixelSpacing" not in ds:
+        raise PixelError("missing_geometry", "ImagePositionPatient, ImageOrientationPatient or PixelSpacing missing")
+    geom = SliceGeometry(_floats(ds.ImagePositionPatient, 3), _floats(ds.ImageOrientationPatient, 6),
+                         _floats(ds.PixelSpacing, 2), shape)
+    hu = np.asarray(apply_modality_lut(frames[0], ds), dtype=np.float32)
+    return [(geom, hu)]
+
+
+def _functional_item(group: pydicom.Dataset, shared: pydicom.Dataset, seq: str) -> pydicom.Dataset | None:
+    for source in (group, shared):
+        if seq in source and len(source[seq].value):
+            return source[seq].value[0]
+    return None
+
+
+def _functional(group: pydicom.Dataset, shared: pydicom.Dataset, seq: str, keyword: str) -> object:
+    item = _functional_item(group, shared, seq)
+    if item is None or keyword not in item:
+        raise PixelError("missing_geometry", f"{keyword} missing from the functional groups")
+    return item.get(keyword)
+
+
+def _floats(values: object, n: int) -> tuple[float, ...]:
+    try:
+        out = tuple(float(v) for v in values)  # type: ignore[attr-defined]
+    except (TypeError, ValueError) as exc:
+        raise PixelError("missing_geometry", f"geometry values unreadable: {values!r}") from exc
+    if len(out) != n:
+        raise PixelError("missing_geometry", f"expected {n} geometry values, got {len(out)}")
+    return out

@@ -1,0 +1,1 @@
+"""Report text: sections, sentences, mention matching, labels, augmentation, prompts, PHI scrubbing."""
