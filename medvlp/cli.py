@@ -7,6 +7,7 @@ answers at once.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ STAGES: dict[str, str] = {
     "generate": "generate reports with a trained report-generation head",
     "demo": "synth -> ingest -> pretrain -> zero-shot and supervised evaluation, end to end",
 }
+OVERRIDE = re.compile(r"^[A-Za-z_][\w]*\.[\w.]+=")
 NOT_BUILT: dict[str, int] = {
     "pretrain": 7,
     "zeroshot": 8,
@@ -104,8 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     synth.set_defaults(func=_cmd_synth)
     ingest = sub.add_parser("ingest", help=STAGES["ingest"], description=STAGES["ingest"])
     ingest.add_argument("archive", type=Path, help="root folder of the DICOM export")
-    ingest.add_argument("--reports", type=Path, action="append", default=[], metavar="TABLE",
-                        help="report CSV, JSONL or folder of <accession>.txt files (repeatable)")
+    ingest.add_argument(
+        "--reports",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="TABLE",
+        help="report CSV, JSONL or folder of <accession>.txt files (repeatable)",
+    )
     ingest.add_argument("--out", type=Path, required=True, help="dataset folder (manifest, cache, quarantine)")
     ingest.add_argument("--workers", type=int, default=None, help="worker processes (run.workers)")
     ingest.add_argument("--modality", default=None, help="comma-separated subset of cxr,ct (ingest.modalities)")
@@ -131,7 +139,13 @@ def _not_built(name: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `medvlp` console script; returns the exit code (2 for usage and config errors)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # argparse binds positionals before options; overrides given after options arrive here
+    stray = [a for a in extra if not OVERRIDE.match(a)]
+    if stray or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
     if args.stage is None:
         parser.print_help()
         return 2

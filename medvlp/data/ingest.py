@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from medvlp.config import Config, save_config
-from medvlp.data.ingest_series import SeriesTask, convert_series, init_worker
+from medvlp.data.ingest_series import SeriesTask, convert_series, die_with_parent, init_worker
 from medvlp.data.manifest import write_manifest
 from medvlp.dicom.deid import Deidentifier, DeidPolicy
 from medvlp.dicom.index import QUARANTINED, SKIPPED, FileEntry, dicomdir_references, scan_file, walk_archive
@@ -47,8 +47,12 @@ class IngestSummary:
     seconds: float = 0.0
 
     def table(self) -> str:
-        lines = [f"{'files found':<28}{self.found:>8}", f"{'  used (in manifest rows)':<28}{self.used:>8}",
-                 f"{'  quarantined':<28}{self.quarantined:>8}", f"{'  skipped':<28}{self.skipped:>8}"]
+        lines = [
+            f"{'files found':<28}{self.found:>8}",
+            f"{'  used (in manifest rows)':<28}{self.used:>8}",
+            f"{'  quarantined':<28}{self.quarantined:>8}",
+            f"{'  skipped':<28}{self.skipped:>8}",
+        ]
         lines += [f"{'    ' + k:<28}{v:>8}" for k, v in sorted(self.reasons.items())]
         lines += [f"{'samples ' + k:<28}{v:>8}" for k, v in sorted(self.samples.items())]
         lines.append(f"{'seconds':<28}{self.seconds:>8.1f}")
@@ -82,15 +86,21 @@ def _index(archive: Path, store: IngestStore, deid: Deidentifier, workers: int, 
         if rel in done:
             continue
         if problem:
-            pending.append(FileEntry(path=rel, size=0, status=SKIPPED, reason=problem,
-                                     message="link leaving the archive root" if problem == "outside_root" else
-                                     "not a regular file"))
+            pending.append(
+                FileEntry(
+                    path=rel,
+                    size=0,
+                    status=SKIPPED,
+                    reason=problem,
+                    message="link leaving the archive root" if problem == "outside_root" else "not a regular file",
+                )
+            )
         else:
             todo.append(rel)
     store.add_files(pending)
     bar = tqdm(total=len(todo), desc="index", unit="file", disable=not progress, dynamic_ncols=True)
     batch: list[FileEntry] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
         for entry in pool.map(_scan, ((archive, rel) for rel in todo), chunksize=64):
             batch.append(_pseudonymize(entry, deid))
             bar.update()
@@ -103,8 +113,10 @@ def _index(archive: Path, store: IngestStore, deid: Deidentifier, workers: int, 
     for path, _, _ in store.outcomes(SKIPPED):
         if Path(path).name.upper() == "DICOMDIR":
             _, bad = dicomdir_references(archive, path)
-            problems += [{"kind": "reference", "path": ref, "reason": reason, "message": f"referenced by {path}"}
-                         for ref, reason in bad]
+            problems += [
+                {"kind": "reference", "path": ref, "reason": reason, "message": f"referenced by {path}"}
+                for ref, reason in bad
+            ]
     return problems
 
 
@@ -112,8 +124,9 @@ def _fingerprint(secret: bytes) -> str:
     return hashlib.sha256(b"medvlp-deid-check" + secret).hexdigest()[:16]
 
 
-def run_ingest(archive: Path, reports: list[Path], out: Path, cfg: Config, resume: bool = False,
-               progress: bool = True) -> IngestSummary:
+def run_ingest(
+    archive: Path, reports: list[Path], out: Path, cfg: Config, resume: bool = False, progress: bool = True
+) -> IngestSummary:
     """Ingest `archive` with `reports` into the dataset folder `out`."""
     start = time.perf_counter()
     archive, out = Path(archive).resolve(), Path(out)
@@ -141,10 +154,12 @@ def run_ingest(archive: Path, reports: list[Path], out: Path, cfg: Config, resum
             store.set_series(s.series_uid, d.status, d.reason, d.message)
         elif store.series_outcome(s.series_uid) is None:
             tasks.append(SeriesTask(s.series_uid, kind_of(s), store.paths_of(s.series_uid)))
-    bar = tqdm(total=sum(len(t.paths) for t in tasks), desc="convert", unit="file", disable=not progress,
-               dynamic_ncols=True)
-    with ProcessPoolExecutor(max_workers=cfg.run.workers, initializer=init_worker,
-                             initargs=(archive, out, cfg.ingest, deid, table)) as pool:
+    bar = tqdm(
+        total=sum(len(t.paths) for t in tasks), desc="convert", unit="file", disable=not progress, dynamic_ncols=True
+    )
+    with ProcessPoolExecutor(
+        max_workers=cfg.run.workers, initializer=init_worker, initargs=(archive, out, cfg.ingest, deid, table)
+    ) as pool:
         for task, result in zip(tasks, pool.map(convert_series, tasks), strict=True):
             store.set_series(result.series_uid, result.status, result.reason, result.message, result.rows)
             bar.update(len(task.paths))
@@ -171,9 +186,14 @@ def _finish(store: IngestStore, out: Path, cfg: Config, problems: list[dict]) ->
     counts = store.counts()
     if counts["ok"]:
         raise IngestError(f"{counts['ok']} files have no outcome; re-run with --resume")
-    summary = IngestSummary(found=sum(counts.values()), used=counts[USED], quarantined=counts[QUARANTINED],
-                            skipped=counts[SKIPPED], samples=dict(Counter(str(r["modality"]) for r in rows)),
-                            reasons=dict(reasons))
+    summary = IngestSummary(
+        found=sum(counts.values()),
+        used=counts[USED],
+        quarantined=counts[QUARANTINED],
+        skipped=counts[SKIPPED],
+        samples=dict(Counter(str(r["modality"]) for r in rows)),
+        reasons=dict(reasons),
+    )
     save_config(cfg, out / "config.yaml")
     (out / "summary.json").write_text(json.dumps(asdict(summary), indent=1, sort_keys=True) + "\n")
     return summary

@@ -5,8 +5,11 @@ Every failure becomes a quarantine outcome with a reason code: a bad series neve
 
 from __future__ import annotations
 
+import ctypes
 import json
-from dataclasses import asdict, dataclass, field
+import signal
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
@@ -54,15 +57,25 @@ class _Context:
 CTX = _Context()
 
 
-def init_worker(archive: Path, out: Path, cfg: IngestConfig, deid: Deidentifier,
-                reports: dict[tuple[str, str], str]) -> None:
+def die_with_parent() -> None:
+    """Ask Linux to kill this worker when its parent dies, so a killed ingest leaves no orphans behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+def init_worker(
+    archive: Path, out: Path, cfg: IngestConfig, deid: Deidentifier, reports: dict[tuple[str, str], str]
+) -> None:
+    die_with_parent()
     CTX.archive, CTX.out, CTX.cfg, CTX.deid, CTX.reports = archive, out, cfg, deid, reports
 
 
 def _report(ds: pydicom.Dataset) -> str | None:
     """The study's report (by accession, else by study UID), scrubbed with what the header knows, or None."""
-    for key in (("accession", str(ds.get("AccessionNumber", "")).strip()),
-                ("study_uid", str(ds.get("StudyInstanceUID", "")))):
+    for key in (
+        ("accession", str(ds.get("AccessionNumber", "")).strip()),
+        ("study_uid", str(ds.get("StudyInstanceUID", ""))),
+    ):
         if key[1] and key in CTX.reports:
             return scrub_report(CTX.reports[key], KnownIdentifiers.from_dataset(ds))
     return None
@@ -73,12 +86,14 @@ def _sidecar(ds: pydicom.Dataset, path: Path) -> None:
     clean = CTX.deid.dataset(ds)
     if "PixelData" in clean:
         del clean.PixelData
-    path.write_text(json.dumps(clean.to_json_dict(bulk_data_threshold=4096, bulk_data_element_handler=lambda e: ""),
-                               sort_keys=True))
+    path.write_text(
+        json.dumps(clean.to_json_dict(bulk_data_threshold=4096, bulk_data_element_handler=lambda e: ""), sort_keys=True)
+    )
 
 
-def _row(ds: pydicom.Dataset, sample_id: str, kind: str, rel_image: str, facts: CachedImage,
-         sources: list[str], view: str) -> dict[str, object]:
+def _row(
+    ds: pydicom.Dataset, sample_id: str, kind: str, rel_image: str, facts: CachedImage, sources: list[str], view: str
+) -> dict[str, object]:
     text = _report(ds)
     parsed = split_sections(text or "")
     patient = CTX.deid.patient_pseudonym(str(ds.get("PatientID", "")))
@@ -115,8 +130,9 @@ def _convert_ct(task: SeriesTask) -> list[dict[str, object]]:
         frames.extend(ct_frames(ds))
     assert first is not None
     cfg = CTX.cfg
-    vol, affine, facts = ct_volume(frames, tuple(cfg.ct_spacing), cfg.spacing_tolerance, cfg.max_gap_factor,
-                                   cfg.max_tilt_degrees)
+    vol, affine, facts = ct_volume(
+        frames, tuple(cfg.ct_spacing), cfg.spacing_tolerance, cfg.max_gap_factor, cfg.max_tilt_degrees
+    )
     rel_image = f"{CACHE_DIR}/ct/{task.series_uid}.nii.gz"
     save_nifti(CTX.out / rel_image, vol, affine)
     _sidecar(first, CTX.out / rel_image.replace(".nii.gz", ".json"))
@@ -149,7 +165,3 @@ def convert_series(task: SeriesTask) -> SeriesResult:
         return SeriesResult(task.series_uid, "quarantined", exc.reason, str(exc))
     except Exception as exc:  # a broken file must not stop the archive: quarantine with the error named
         return SeriesResult(task.series_uid, "quarantined", "conversion_error", f"{type(exc).__name__}: {exc}")
-
-
-def result_dict(result: SeriesResult) -> dict[str, object]:
-    return asdict(result)
