@@ -91,7 +91,7 @@ def main() -> None:
         f"\n{len(x)} frontal radiographs, 16x16 thumbnails, 5-fold CV logistic regression "
         f"(generated and decoded in {time.perf_counter() - t0:.0f} s)\n"
     )
-    print(f"| finding | positives | AUROC | AUROC with a 3% brightness shortcut (control) |")
+    print("| finding | positives | AUROC | AUROC with a 3% brightness shortcut (control) |")
     print("|---|---|---|---|")
     aurocs = []
     for k, name in enumerate(CXR_FINDINGS):

@@ -75,15 +75,21 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if args.modality:
         overrides.append(f"ingest.modalities=[{args.modality}]")
     cfg = load_config(args.config, overrides)
+    from medvlp.data.adapters import AdapterError, ingest_folder
     from medvlp.data.ingest import IngestError, run_ingest
     from medvlp.text.sources import ReportSourceError
 
     try:
-        summary = run_ingest(args.archive, args.reports, args.out, cfg, resume=args.resume)
-    except (IngestError, ReportSourceError) as exc:
+        if args.layout == "dicom":
+            print(run_ingest(args.archive, args.reports, args.out, cfg, resume=args.resume).table())
+        elif len(args.reports) != 1:
+            raise AdapterError(f"--layout {args.layout} takes exactly one --reports CSV naming each file")
+        else:
+            counts = ingest_folder(args.layout, args.archive, args.reports[0], args.out, cfg)
+            print(f"manifest rows {counts['rows']}, skipped files {counts['skipped']} (see skipped.jsonl)")
+    except (IngestError, ReportSourceError, AdapterError) as exc:
         print(f"medvlp ingest: {exc}", file=sys.stderr)
         return 2
-    print(summary.table())
     return 0
 
 
@@ -118,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--workers", type=int, default=None, help="worker processes (run.workers)")
     ingest.add_argument("--modality", default=None, help="comma-separated subset of cxr,ct (ingest.modalities)")
     ingest.add_argument("--resume", action="store_true", help="continue an interrupted ingest in --out")
+    ingest.add_argument("--layout", choices=("dicom", "nifti", "images"), default="dicom",
+                        help="dicom (default); nifti: CT volumes + CSV (CT-RATE-like); images: PNG/JPEG + CSV")
     _add_config_args(ingest)
     ingest.set_defaults(func=_cmd_ingest)
     for name, text in STAGES.items():

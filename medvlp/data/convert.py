@@ -42,6 +42,22 @@ def _resample_along_slices(vol: np.ndarray, positions: np.ndarray, step: float) 
     return vol[lo] * (1 - w) + vol[hi] * w  # [D', H, W]
 
 
+def to_ras(data: np.ndarray, affine: np.ndarray, spacing_xyz: tuple[float, float, float]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """A volume with a voxel->RAS affine -> (int16 [X, Y, Z] in RAS axis order at `spacing_xyz`, its affine)."""
+    ornt = io_orientation(affine)  # axis permutation/flips that bring the data closest to RAS
+    ras = apply_orientation(data, ornt)  # [X, Y, Z] in RAS order
+    affine = affine @ inv_ornt_aff(ornt, data.shape)
+    current = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))  # mm per voxel along X, Y, Z
+    target = np.asarray(spacing_xyz, dtype=np.float64)
+    resized = ndimage.zoom(ras.astype(np.float32), current / target, order=1, mode="nearest", grid_mode=True)
+    new_affine = affine.copy()
+    new_affine[:3, :3] = affine[:3, :3] @ np.diag(target / current)
+    # grid_mode zoom keeps the outer voxel edges: output index u samples input index (u + 0.5) / zoom - 0.5
+    new_affine[:3, 3] = affine[:3, 3] + affine[:3, :3] @ ((target - current) / 2 / current)
+    return np.clip(np.rint(resized), HU_MIN, HU_MAX).astype(np.int16), new_affine
+
+
 def ct_volume(frames: list[tuple[SliceGeometry, np.ndarray]], spacing_xyz: tuple[float, float, float],
               spacing_tolerance: float = 0.1, max_gap_factor: float = 1.6, max_tilt_degrees: float = 0.5
               ) -> tuple[np.ndarray, np.ndarray, CachedImage]:
@@ -54,19 +70,7 @@ def ct_volume(frames: list[tuple[SliceGeometry, np.ndarray]], spacing_xyz: tuple
         vol = _resample_along_slices(vol, stack.positions, median)
     original_shape = tuple(int(v) for v in vol.shape)
     data = vol.transpose(2, 1, 0)  # [D, H, W] -> [W, H, D] = voxel (i col, j row, k slice) of the affine
-    affine = LPS_TO_RAS @ stack.affine_lps
-    ornt = io_orientation(affine)  # axis permutation/flips that bring the data closest to RAS
-    data = apply_orientation(data, ornt)  # [X, Y, Z] in RAS order
-    affine = affine @ inv_ornt_aff(ornt, vol.transpose(2, 1, 0).shape)
-    current = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))  # mm per voxel along X, Y, Z
-    zoom = current / np.asarray(spacing_xyz)
-    data = ndimage.zoom(data, zoom, order=1, mode="nearest", grid_mode=True)
-    new_affine = affine.copy()
-    new_affine[:3, :3] = affine[:3, :3] @ np.diag(np.asarray(spacing_xyz) / current)
-    # grid_mode zoom keeps the outer voxel edges: output index u samples input index (u + 0.5) / zoom - 0.5
-    shift = (np.asarray(spacing_xyz) - current) / 2
-    new_affine[:3, 3] = affine[:3, 3] + affine[:3, :3] @ (shift / current)
-    out = np.clip(np.rint(data), HU_MIN, HU_MAX).astype(np.int16)
+    out, new_affine = to_ras(data, LPS_TO_RAS @ stack.affine_lps, spacing_xyz)
     pixel = geoms[0].pixel_spacing
     facts = CachedImage(shape=tuple(int(v) for v in out.shape), spacing=tuple(float(v) for v in spacing_xyz),
                         affine=new_affine.round(6).tolist(), original_shape=original_shape,
