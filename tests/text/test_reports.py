@@ -27,8 +27,10 @@ def test_sections(text: str, findings: str, impression: str):
 
 
 def test_synonyms_and_order():
-    rep = split_sections("CLINICAL HISTORY: Cough.\nCOMPARISON: None.\nTECHNIQUE: PA view.\nFINDINGS: Clear.\n"
-                         "IMPRESSION: No acute process.")
+    rep = split_sections(
+        "CLINICAL HISTORY: Cough.\nCOMPARISON: None.\nTECHNIQUE: PA view.\nFINDINGS: Clear.\n"
+        "IMPRESSION: No acute process."
+    )
     assert rep.order == ["indication", "comparison", "technique", "findings", "impression"]
     assert rep.get("indication") == "Cough."
 
@@ -39,9 +41,16 @@ def test_header_words_inside_sentences_are_not_headers():
 
 
 def test_sentences():
-    text = "Dr. Smith was called. A 2.5 cm mass is seen in the right upper lobe. No effusion!\n1. Item one.\n2. Item two."
-    assert split_sentences(text) == ["Dr. Smith was called.", "A 2.5 cm mass is seen in the right upper lobe.",
-                                     "No effusion!", "Item one.", "Item two."]
+    text = (
+        "Dr. Smith was called. A 2.5 cm mass is seen in the right upper lobe. No effusion!\n1. Item one.\n2. Item two."
+    )
+    assert split_sentences(text) == [
+        "Dr. Smith was called.",
+        "A 2.5 cm mass is seen in the right upper lobe.",
+        "No effusion!",
+        "Item one.",
+        "Item two.",
+    ]
 
 
 def test_every_phantom_report_has_findings_and_impression():
