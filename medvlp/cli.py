@@ -18,6 +18,7 @@ from medvlp.config import ConfigError, load_config
 STAGES: dict[str, str] = {
     "synth": "generate the phantom hospital archive (DICOM + reports + ground truth)",
     "ingest": "index, select, decode, de-identify and cache a DICOM archive into a manifest",
+    "label": "label reports (CSV, JSONL or a folder of .txt) per finding: 1, 0, -1 uncertain, blank",
     "pretrain": "pre-train a report-image alignment model",
     "zeroshot": "zero-shot screening of DICOM/NIfTI inputs with a pretrained model",
     "finetune": "fine-tune a classification or segmentation head",
@@ -93,6 +94,28 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_label(args: argparse.Namespace) -> int:
+    overrides = list(args.overrides) + ([f"text.label_set={args.findings}"] if args.findings else [])
+    cfg = load_config(args.config, overrides)
+    from medvlp.knowledge import load_graph
+    from medvlp.text.labeler import label_reports_csv
+    from medvlp.text.sources import ReportSourceError
+
+    findings: str | list[str] = cfg.text.label_set
+    if "," in cfg.text.label_set:
+        findings = [f.strip() for f in cfg.text.label_set.split(",") if f.strip()]
+    out = args.out or args.reports.with_name(args.reports.stem + "_labels.csv")
+    try:
+        graph = load_graph(Path(cfg.text.knowledge_dir) if cfg.text.knowledge_dir else None)
+        table = label_reports_csv(args.reports, out, findings, text_column=args.text_column,
+                                  key_column=args.key_column, graph=graph)
+    except (ReportSourceError, KeyError, ValueError, FileNotFoundError) as exc:
+        print(f"medvlp label: {exc}", file=sys.stderr)
+        return 2
+    print(f"labelled {len(table)} reports -> {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: global help lists every stage."""
     parser = argparse.ArgumentParser(
@@ -128,6 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="dicom (default); nifti: CT volumes + CSV (CT-RATE-like); images: PNG/JPEG + CSV")
     _add_config_args(ingest)
     ingest.set_defaults(func=_cmd_ingest)
+    label = sub.add_parser("label", help=STAGES["label"], description=STAGES["label"])
+    label.add_argument("reports", type=Path, help="REPORTS.csv (or .jsonl, or a folder of <accession>.txt)")
+    label.add_argument("--out", type=Path, default=None, help="labels CSV (default: <reports>_labels.csv)")
+    label.add_argument("--findings", default=None, help="label set or comma-separated entity ids (text.label_set)")
+    label.add_argument("--text-column", default=None, help="report text column (detected when omitted)")
+    label.add_argument("--key-column", default=None, help="key column such as AccessionNumber (detected)")
+    _add_config_args(label)
+    label.set_defaults(func=_cmd_label)
     for name, text in STAGES.items():
         if name in NOT_BUILT:
             stub = sub.add_parser(name, help=f"{text} [not built yet]", description=text, add_help=False)

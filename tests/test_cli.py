@@ -57,3 +57,24 @@ def test_bad_config_file_key_is_one_line(tmp_path: Path):
 def test_no_stage_prints_help_exit_2(capsys):
     assert main([]) == 2
     assert "stages" in capsys.readouterr().out
+
+
+def test_label_command_writes_a_table(tmp_path: Path, capsys):
+    reports = tmp_path / "r.csv"
+    reports.write_text(
+        "AccessionNumber,ReportText\n"
+        'A1,"FINDINGS: Small left pleural effusion. No pneumothorax.\nIMPRESSION: Effusion."\n'
+        'A2,"FINDINGS: Possible right lower lobe consolidation.\nIMPRESSION: Cannot exclude pneumonia."\n'
+    )
+    assert main(["label", str(reports), "--findings", "pleural_effusion,pneumothorax,consolidation"]) == 0
+    assert "labelled 2 reports" in capsys.readouterr().out
+    rows = (tmp_path / "r_labels.csv").read_text().splitlines()
+    assert rows[0].split(",")[1:] == ["pleural_effusion", "pneumothorax", "consolidation"]
+    assert rows[1].split(",")[1:] == ["1", "0", ""] and rows[2].split(",")[1:] == ["", "", "-1"]
+
+
+def test_label_command_bad_finding_is_one_line(tmp_path: Path, capsys):
+    reports = tmp_path / "r.csv"
+    reports.write_text("AccessionNumber,ReportText\nA1,No effusion.\n")
+    assert main(["label", str(reports), "--findings", "not_a_finding"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

@@ -73,9 +73,27 @@ class IngestConfig:
 
 
 @dataclass
+class TextConfig:
+    """Report labels, text augmentation for pre-training, and tokenization."""
+
+    label_set: str = knob("chexpert", help="findings to label: a label set of the knowledge graph (chexpert, "
+                                           "phantom_cxr, phantom_ct) or comma-separated entity ids")
+    knowledge_dir: str = knob("", help="knowledge graph folder; empty = the knowledge/ folder shipped with medvlp")
+    synonym_swap: float = knob(0.0, help="chance per mention of swapping in a synonym (training only)", min=0, max=1)
+    sentence_shuffle: bool = knob(False, help="shuffle sentences within each section (training only)")
+    knowledge_append: float = knob(0.0, help="chance per positive finding of appending its graph description",
+                                   min=0, max=1)
+    knowledge_max_sentences: int = knob(3, help="at most this many appended knowledge sentences", min=0)
+    knowledge_source: Literal["description", "definition", "both"] = knob(
+        "description", help="what knowledge appending adds")
+    laterality_swap: float = knob(0.0, help="chance of a paired left-right image flip and report swap", min=0, max=1)
+
+
+@dataclass
 class Config:
     """The whole resolved configuration of a run."""
 
     run: RunConfig = field(default_factory=RunConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    text: TextConfig = field(default_factory=TextConfig)
