@@ -24,3 +24,35 @@ def repo_root() -> Path:
 def shared_data() -> Path:
     """../shared/data beside the repository (real scanner data); tests skip when a file is absent."""
     return SHARED_DATA
+
+
+TINY_PHANTOM = ["synth.n_cxr=8", "synth.n_ct=3", "synth.cxr_size=[160, 224]", "synth.ct_matrix=[64, 80]",
+                "synth.ct_slice_spacing=[4.0, 5.0]", "synth.lateral_fraction=0", "run.seed=7", "run.workers=1"]
+TINY_INGEST = ["ingest.ct_spacing=[4.0, 4.0, 5.0]", "ingest.cxr_size=96", "ingest.ct_min_slices=8", "run.workers=1"]
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A tiny phantom archive, ingested: the folder holding manifest.parquet and cache/ (built once a session)."""
+    from medvlp.config import load_config
+    from medvlp.data.ingest import run_ingest
+    from medvlp.data.synthetic.archive import generate_archive
+
+    root = tmp_path_factory.mktemp("tiny")
+    generate_archive(load_config([], TINY_PHANTOM), root / "phantom")
+    os.environ.setdefault("MEDVLP_DEID_SECRET", "tests-only-secret-0123456789")
+    reports = [root / "phantom/reports/reports.csv", root / "phantom/reports/text"]
+    run_ingest(root / "phantom/archive", reports, root / "dataset", load_config([], TINY_INGEST), progress=False)
+    return root / "dataset"
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_dataset: Path):
+    """A WordPiece tokenizer trained on the tiny dataset's reports."""
+    from medvlp.data.manifest import read_manifest
+    from medvlp.text.tokenizer import load_tokenizer, train_tokenizer
+
+    texts = list(read_manifest(tiny_dataset / "manifest.parquet")["report_text"])
+    out = tiny_dataset.parent / "tokenizer"
+    train_tokenizer(texts * 4, out, vocab_size=400, min_frequency=1)
+    return load_tokenizer(out)

@@ -90,6 +90,37 @@ class TextConfig:
 
 
 @dataclass
+class DataConfig:
+    """Datasets, the cached CPU prefix, the on-device random stage, and loaders (`medvlp pretrain` and heads)."""
+
+    dataset: Literal["plain", "cache", "persistent"] = knob("cache", help="MONAI Dataset, CacheDataset (memory) "
+                                                                        "or PersistentDataset (disk, safetensors)")
+    cache_dir: str = knob("", help="persistent cache folder; empty = <dataset>/.pipeline_cache")
+    cxr_size: int = knob(224, help="CXR side after the prefix (longer side resized, then padded square)", min=16)
+    ct_size: list[int] = knob([128, 128], help="CT in-plane size [H, W] after the prefix", min=8)
+    ct_max_depth: int = knob(64, help="CT slices kept (centre crop); shorter volumes are padded in the batch", min=1)
+    ct_windows: list[Literal["lung", "mediastinum", "bone", "wide"]] = knob(
+        ["wide"], help="CT intensity windows, one channel each (wide = -1000..1000 HU)")
+    text_sections: list[Literal["findings", "impression", "indication", "comparison", "technique", "exam"]] = knob(
+        ["findings", "impression"], help="report sections joined into the text the model reads")
+    max_tokens: int = knob(128, help="text length in tokens (longer reports are truncated here)", min=8)
+    tokenizer: str = knob("", help="tokenizer folder (Hugging Face format); required by pretraining")
+    batch_size: int = knob(16, help="samples per batch (per process)", min=1)
+    workers: int = knob(2, help="loader worker processes (threads for the thread loader)", min=0)
+    loader: Literal["torch", "thread"] = knob("torch", help="torch DataLoader or MONAI ThreadDataLoader")
+    augment_on: Literal["device", "cpu"] = knob("device", help="random image transforms: batched on the device "
+                                                               "(GPU when present) or per item in CPU workers")
+    crop_scale: list[float] = knob([0.8, 1.0], help="random crop keeps this share of each side", min=0.1, max=1)
+    rotate_degrees: float = knob(10.0, help="random in-plane rotation range (+/-)", min=0, max=180)
+    scale_range: float = knob(0.1, help="random zoom range (+/-)", min=0, max=0.9)
+    translate: float = knob(0.05, help="random shift range as a share of the size (+/-)", min=0, max=0.5)
+    brightness: float = knob(0.1, help="random additive intensity shift (+/-)", min=0, max=1)
+    contrast: float = knob(0.2, help="random contrast factor range (+/-)", min=0, max=1)
+    noise_std: float = knob(0.02, help="std of added smooth noise", min=0, max=1)
+    normalize: list[float] = knob([0.5, 0.25], help="[mean, std] subtracted and divided after augmentation")
+
+
+@dataclass
 class Config:
     """The whole resolved configuration of a run."""
 
@@ -97,3 +128,4 @@ class Config:
     synth: SynthConfig = field(default_factory=SynthConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    data: DataConfig = field(default_factory=DataConfig)

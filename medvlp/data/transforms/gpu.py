@@ -1,0 +1,94 @@
+"""The on-device random stage: batched crop/zoom, rotation, shift, paired flip, intensity and noise, normalisation.
+
+Runs on whatever device the batch is on (CUDA when present, CPU here) as a few batched kernels: one affine warp
+for the whole batch through MONAI's AffineTransform, then elementwise intensity maths. Random parameters are
+drawn from a seeded CPU torch.Generator (one per rank) and moved to the device, so the same seed gives the same
+result on CPU and CUDA. Noise is smooth: drawn at 1/8 resolution and upsampled (cheap to move, and CT noise is
+spatially correlated). CT volumes are warped in-plane only, so padded slices stay padded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from monai.networks.layers import AffineTransform
+
+
+@dataclass(frozen=True)
+class DeviceAugmentConfig:
+    """Ranges of the random stage (mirrors the `data` config section)."""
+
+    crop_scale: tuple[float, float] = (0.8, 1.0)
+    rotate_degrees: float = 10.0
+    scale_range: float = 0.1
+    translate: float = 0.05
+    brightness: float = 0.1
+    contrast: float = 0.2
+    noise_std: float = 0.02
+    mean: float = 0.5
+    std: float = 0.25
+
+
+class DeviceAugment:
+    """Callable on a collated batch; `train=False` applies only the normalisation (and the paired flips)."""
+
+    def __init__(self, cfg: DeviceAugmentConfig, seed: int = 0, rank: int = 0) -> None:
+        self.cfg = cfg
+        self.generator = torch.Generator().manual_seed(int(seed) * 1000 + int(rank))
+        self._warp: dict[int, AffineTransform] = {}
+
+    def _uniform(self, n: int, lo: float, hi: float) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(n, generator=self.generator)
+
+    def _theta(self, batch: int, flip: torch.Tensor, spatial_dims: int, train: bool) -> torch.Tensor:
+        """[B, nd, nd+1] affines in normalised array-index coordinates (D, H, W order), output -> input."""
+        c = self.cfg
+        if train:
+            zoom = self._uniform(batch, *c.crop_scale) * (1 + self._uniform(batch, -c.scale_range, c.scale_range))
+            angle = self._uniform(batch, -c.rotate_degrees, c.rotate_degrees) * math.pi / 180
+            shift = self._uniform(batch * 2, -c.translate, c.translate).view(batch, 2) * 2  # normalised units
+        else:
+            zoom, angle, shift = torch.ones(batch), torch.zeros(batch), torch.zeros(batch, 2)
+        cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom  # zoom < 1 samples a smaller window: a crop
+        mirror = 1.0 - 2.0 * flip.float().cpu()  # -1 flips W (patient left-right)
+        theta = torch.zeros(batch, spatial_dims, spatial_dims + 1)
+        h, w = spatial_dims - 2, spatial_dims - 1  # in-plane axes
+        theta[:, h, h], theta[:, h, w] = cos, -sin * mirror
+        theta[:, w, h], theta[:, w, w] = sin, cos * mirror
+        theta[:, h, -1], theta[:, w, -1] = shift[:, 0], shift[:, 1]
+        if spatial_dims == 3:
+            theta[:, 0, 0] = 1.0  # depth untouched
+        return theta
+
+    def __call__(self, batch: dict[str, object], train: bool = True) -> dict[str, object]:
+        image = batch["image"]
+        assert isinstance(image, torch.Tensor)
+        b, spatial_dims = image.shape[0], image.ndim - 2  # [B, C, *spatial]
+        flip = torch.as_tensor(batch.get("flip", torch.zeros(b, dtype=torch.bool)))
+        c = self.cfg
+        if train or bool(flip.any()):
+            theta = self._theta(b, flip, spatial_dims, train).to(image.device, image.dtype)
+            warp = self._warp.setdefault(spatial_dims, AffineTransform(normalized=True, padding_mode="zeros",
+                                                                       align_corners=False, reverse_indexing=True))
+            image = warp(image, theta)
+        if train:
+            shape = (b,) + (1,) * (image.ndim - 1)
+            contrast = self._uniform(b, 1 - c.contrast, 1 + c.contrast).view(shape).to(image.device, image.dtype)
+            bright = self._uniform(b, -c.brightness, c.brightness).view(shape).to(image.device, image.dtype)
+            mean = image.mean(dim=tuple(range(1, image.ndim)), keepdim=True)
+            image = (image - mean) * contrast + mean + bright
+            if c.noise_std > 0:
+                coarse = [max(1, s // 8) for s in image.shape[2:]]
+                noise = torch.randn((b, image.shape[1], *coarse), generator=self.generator)
+                mode = "bilinear" if spatial_dims == 2 else "trilinear"
+                noise = F.interpolate(noise.to(image.device, image.dtype), size=image.shape[2:], mode=mode,
+                                      align_corners=False)
+                image = image + c.noise_std * noise
+        image = (image - c.mean) / c.std
+        if "depth_mask" in batch and spatial_dims == 3:
+            mask = torch.as_tensor(batch["depth_mask"]).to(image.device)  # [B, D]
+            image = image * mask[:, None, :, None, None]  # padded slices stay zero
+        return {**batch, "image": image}
