@@ -23,5 +23,5 @@ def test_adding_a_split_ratio_changes_nothing_for_a_patient_with_the_same_edges(
 
 @pytest.mark.parametrize("bad", [{"train": 0.9}, {"train": 1.2, "val": -0.2}, {}])
 def test_bad_ratios_named(bad):
-    with pytest.raises(ValueError, match="ingest.splits"):
+    with pytest.raises(ValueError, match=r"ingest\.splits"):
         split_of("P1", bad)

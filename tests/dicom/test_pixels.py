@@ -13,7 +13,9 @@ from medvlp.dicom.pixels import decode_radiograph
 
 
 def _ds(image: np.ndarray, enc: CxrEncoding):
-    info = StudyInfo(make_patient(np.random.default_rng(0)), make_uid("s"), "XR1", dt.date(2020, 1, 1), "101010", "XR", 50)
+    info = StudyInfo(
+        make_patient(np.random.default_rng(0)), make_uid("s"), "XR1", dt.date(2020, 1, 1), "101010", "XR", 50
+    )
     return cxr_dataset(info, image, 0.5, "PA", enc, make_uid("se"), make_uid("so"), 1)
 
 
