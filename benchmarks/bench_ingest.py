@@ -85,7 +85,7 @@ def main() -> None:
         if cmd[0] == "dcm2niix" and shutil.which("dcm2niix") is None:
             print(f"| {name} | (not installed: apt-get install dcm2niix) | | | |")
             continue
-        seconds, rss = run_measured(cmd, env=env)
+        seconds, rss, _ = run_measured(cmd, env=env)
         print(f"| {name} | {seconds:.1f} | {n / seconds:.0f} | {mb / seconds:.1f} | {rss:.0f} |")
     print("\nmedvlp ingest also resamples to 1.5x1.5x3 mm RAS, de-identifies, writes gzip NIfTI and the manifest; "
           "dcm2niix writes uncompressed NIfTI at native resolution.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,15 +31,18 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
-def run_measured(cmd: list[str], env: dict[str, str] | None = None, poll: float = 0.02) -> tuple[float, float]:
-    """(seconds, peak MB of the summed RSS of the process and its descendants); raises if the command fails."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss_kb(proc.pid))
-        time.sleep(poll)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}): {proc.stderr.read().decode()[-1500:]}")
-    return seconds, peak / 1024
+def run_measured(cmd: list[str], env: dict[str, str] | None = None, poll: float = 0.02) -> tuple[float, float, str]:
+    """(seconds, peak MB of the summed RSS of the process and its descendants, stdout); raises if it fails."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            time.sleep(poll)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}): {err.read().decode()[-1500:]}")
+        return seconds, peak / 1024, out.read().decode()
