@@ -60,6 +60,7 @@ class IngestConfig:
     one_series_per_study: bool = knob(True, help="keep the best series per study (CT: thinnest; CXR: PA first)")
     ct_spacing: list[float] = knob([1.5, 1.5, 3.0], help="canonical CT voxel size (x, y, z) in mm, RAS", min=0.1)
     cxr_size: int = knob(512, help="canonical CXR: the longer side in pixels (aspect ratio kept)", min=32, max=8192)
+    compress: bool = knob(False, help="gzip the cached NIfTI (smaller; uncompressed .nii loads ~10x faster)")
     spacing_tolerance: float = knob(0.1, help="relative slice-gap deviation tolerated before resampling", min=0)
     max_gap_factor: float = knob(1.6, help="a slice gap above this x the median counts as missing slices", min=1)
     max_tilt_degrees: float = knob(0.5, help="slice stacking off the slice normal by more counts as gantry tilt",

@@ -104,7 +104,7 @@ def ingest_folder(layout: str, folder: Path, table: Path, out: Path, cfg: Config
         text = scrub_report(text) if text else None
         sample_id = deid.uid(f"{layout}:{rel}")
         kind = "ct" if layout == "nifti" else "cxr"
-        rel_image = f"cache/{kind}/{sample_id}.nii.gz"
+        rel_image = f"cache/{kind}/{sample_id}{'.nii.gz' if cfg.ingest.compress else '.nii'}"
         try:
             if kind == "ct":
                 data, affine, facts = ct_from_nifti(path, tuple(cfg.ingest.ct_spacing))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import torch
+import torch.nn.functional as F
 from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation
 from scipy import ndimage
 
@@ -50,10 +52,14 @@ def to_ras(data: np.ndarray, affine: np.ndarray, spacing_xyz: tuple[float, float
     affine = affine @ inv_ornt_aff(ornt, data.shape)
     current = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))  # mm per voxel along X, Y, Z
     target = np.asarray(spacing_xyz, dtype=np.float64)
-    resized = ndimage.zoom(ras.astype(np.float32), current / target, order=1, mode="nearest", grid_mode=True)
+    zoom = current / target
+    with torch.no_grad():
+        vol = torch.from_numpy(np.ascontiguousarray(ras, dtype=np.float32))[None, None]  # [1, 1, X, Y, Z]
+        # align_corners=False with an explicit scale: output index u samples input (u + 0.5) / zoom - 0.5
+        resized = F.interpolate(vol, scale_factor=tuple(float(z) for z in zoom), mode="trilinear",
+                                align_corners=False, recompute_scale_factor=False)[0, 0].numpy()
     new_affine = affine.copy()
     new_affine[:3, :3] = affine[:3, :3] @ np.diag(target / current)
-    # grid_mode zoom keeps the outer voxel edges: output index u samples input index (u + 0.5) / zoom - 0.5
     new_affine[:3, 3] = affine[:3, 3] + affine[:3, :3] @ ((target - current) / 2 / current)
     return np.clip(np.rint(resized), HU_MIN, HU_MAX).astype(np.int16), new_affine
 

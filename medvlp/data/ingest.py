@@ -153,7 +153,7 @@ def run_ingest(
         if not d.keep:
             store.set_series(s.series_uid, d.status, d.reason, d.message)
         elif store.series_outcome(s.series_uid) is None:
-            tasks.append(SeriesTask(s.series_uid, kind_of(s), store.paths_of(s.series_uid)))
+            tasks.append(SeriesTask(s.series_uid, kind_of(s), store.files_of(s.series_uid)))
     bar = tqdm(
         total=sum(len(t.paths) for t in tasks), desc="convert", unit="file", disable=not progress, dynamic_ncols=True
     )

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
+import torch
 
 from medvlp.config.schema import IngestConfig
 from medvlp.data.convert import CachedImage, ct_volume, cxr_image, save_nifti
 from medvlp.data.splits import split_of
 from medvlp.dicom.deid import Deidentifier
 from medvlp.dicom.geometry import GeometryError
-from medvlp.dicom.pixels import PixelError, ct_frames, decode_radiograph, decoded_pixels
+from medvlp.dicom.index import FileEntry
+from medvlp.dicom.pixels import PixelError, ct_frames, decode_radiograph, decoded_pixels, native_frame
 from medvlp.text.reports import split_sections
 from medvlp.text.scrub import KnownIdentifiers, scrub_report
 
@@ -28,11 +30,15 @@ CACHE_DIR = "cache"
 
 @dataclass
 class SeriesTask:
-    """What a worker needs: the pseudonymous series id, its kind and its files (archive-relative)."""
+    """What a worker needs: the pseudonymous series id, its kind and its files' index entries."""
 
     series_uid: str
     kind: str  # "cxr" | "ct"
-    paths: list[str]
+    files: list[FileEntry]
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.files]
 
 
 @dataclass
@@ -67,6 +73,7 @@ def init_worker(
     archive: Path, out: Path, cfg: IngestConfig, deid: Deidentifier, reports: dict[tuple[str, str], str]
 ) -> None:
     die_with_parent()
+    torch.set_num_threads(1)  # one core per worker process
     CTX.archive, CTX.out, CTX.cfg, CTX.deid, CTX.reports = archive, out, cfg, deid, reports
 
 
@@ -123,20 +130,28 @@ def _row(
 
 
 def _convert_ct(task: SeriesTask) -> list[dict[str, object]]:
-    frames, first = [], None
-    for rel in task.paths:
-        ds = pydicom.dcmread(CTX.archive / rel)
-        first = first or ds
-        frames.extend(ct_frames(ds))
-    assert first is not None
+    """Native single-frame slices are read straight from the file with the index's header facts (one header parse
+    per series, for the report and the sidecar); compressed or multi-frame files go through pydicom's decoders."""
+    frames = []
+    for entry in task.files:
+        path = CTX.archive / entry.path
+        if entry.pixel_offset >= 0 and entry.frames == 1 and entry.samples == 1 and entry.bits_allocated in (8, 16):
+            frames.append(native_frame(path, entry))
+        else:
+            frames.extend(ct_frames(pydicom.dcmread(path)))
+    first = pydicom.dcmread(CTX.archive / task.files[0].path, stop_before_pixels=True)
     cfg = CTX.cfg
     vol, affine, facts = ct_volume(
         frames, tuple(cfg.ct_spacing), cfg.spacing_tolerance, cfg.max_gap_factor, cfg.max_tilt_degrees
     )
-    rel_image = f"{CACHE_DIR}/ct/{task.series_uid}.nii.gz"
+    rel_image = f"{CACHE_DIR}/ct/{task.series_uid}{_suffix()}"
     save_nifti(CTX.out / rel_image, vol, affine)
-    _sidecar(first, CTX.out / rel_image.replace(".nii.gz", ".json"))
+    _sidecar(first, CTX.out / f"{CACHE_DIR}/ct/{task.series_uid}.json")
     return [_row(first, task.series_uid, "ct", rel_image, facts, task.paths, "AXIAL")]
+
+
+def _suffix() -> str:
+    return ".nii.gz" if CTX.cfg.compress else ".nii"
 
 
 def _convert_cxr(task: SeriesTask) -> list[dict[str, object]]:
@@ -149,9 +164,9 @@ def _convert_cxr(task: SeriesTask) -> list[dict[str, object]]:
         spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing") or [1.0, 1.0]
         image, facts = cxr_image(decode_radiograph(ds), (float(spacing[0]), float(spacing[1])), CTX.cfg.cxr_size)
         sample_id = CTX.deid.uid(str(ds.SOPInstanceUID))
-        rel_image = f"{CACHE_DIR}/cxr/{sample_id}.nii.gz"
+        rel_image = f"{CACHE_DIR}/cxr/{sample_id}{_suffix()}"
         save_nifti(CTX.out / rel_image, image, facts.affine)
-        _sidecar(ds, CTX.out / rel_image.replace(".nii.gz", ".json"))
+        _sidecar(ds, CTX.out / f"{CACHE_DIR}/cxr/{sample_id}.json")
         rows.append(_row(ds, sample_id, "cxr", rel_image, facts, [rel], str(ds.get("ViewPosition", ""))))
     return rows
 

@@ -14,10 +14,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pydicom
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.errors import InvalidDicomError
 
 # Status of a file after indexing; every file ends in exactly one.
 OK, SKIPPED, QUARANTINED = "ok", "skipped", "quarantined"
+NATIVE_LITTLE_ENDIAN = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR little endian
 MAX_PIXELS = 1 << 28  # 268 M pixels (16 bit: 512 MiB) per file; more is an allocation bomb, not an image
 
 
@@ -52,6 +54,11 @@ class FileEntry:
     pixel_spacing: str = ""
     instance_number: int = 0
     burned_in: str = ""
+    bits_stored: int = 0
+    pixel_representation: int = 0
+    rescale_slope: float = 1.0
+    rescale_intercept: float = 0.0
+    pixel_offset: int = -1  # byte offset of native (uncompressed) pixel values; -1 when encapsulated or absent
 
     @classmethod
     def columns(cls) -> list[str]:
@@ -62,7 +69,23 @@ class FileEntry:
 
 
 def _text(ds: pydicom.Dataset, keyword: str) -> str:
-    value = ds.get(keyword, "")
+    """An element as text ("a\\b" for several values) read from its raw bytes: no value conversion, which is
+    most of the cost of a header read. Binary VRs (US, SS, UL) are unpacked."""
+    tag = tag_for_keyword(keyword)
+    elem = ds.get_item(tag) if tag is not None else None
+    if elem is None:
+        return ""
+    value = elem.value
+    if isinstance(value, bytes):
+        vr = elem.VR or dictionary_VR(tag)
+        if vr in _BINARY:
+            little = getattr(elem, "is_little_endian", True) is not False
+            fmt = ("<" if little else ">") + _BINARY[vr]
+            count = len(value) // struct.calcsize(fmt)
+            return "\\".join(
+                str(v) for v in struct.unpack(fmt[0] + fmt[1] * count, value[: count * struct.calcsize(fmt)])
+            )
+        return value.decode("latin-1").strip("\x00 ")
     if isinstance(value, pydicom.multival.MultiValue):
         return "\\".join(str(v) for v in value)
     return str(value) if value is not None else ""
@@ -70,26 +93,41 @@ def _text(ds: pydicom.Dataset, keyword: str) -> str:
 
 def _int(ds: pydicom.Dataset, keyword: str, default: int = 0) -> int:
     try:
-        return int(ds.get(keyword, default) or default)
-    except (TypeError, ValueError):
+        return int(float(_text(ds, keyword).split("\\")[0] or default))
+    except ValueError:
         return default
 
 
-def _pixel_header(fp: object, ds: pydicom.Dataset) -> tuple[bool, int | None]:
-    """Read the Pixel Data element header at the stream position: (present, value length or None if encapsulated)."""
+def _float(ds: pydicom.Dataset, keyword: str, default: float) -> float:
+    try:
+        return float(_text(ds, keyword).split("\\")[0] or default)
+    except ValueError:
+        return default
+
+
+_BINARY = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d"}
+
+
+def _pixel_header(fp: object, ds: pydicom.Dataset) -> tuple[bool, int | None, int]:
+    """Read the Pixel Data element header at the stream position.
+
+    Returns (present, value length or None if encapsulated, byte offset of the value).
+    """
+    start = fp.tell()  # type: ignore[attr-defined]
     head = fp.read(12)  # type: ignore[attr-defined]
     if len(head) < 8:
-        return False, 0
+        return False, 0, -1
     big = not ds.original_encoding[1] if ds.original_encoding[1] is not None else False
     group, elem = struct.unpack(">HH" if big else "<HH", head[:4])
     if (group, elem) != (0x7FE0, 0x0010):
-        return False, 0
+        return False, 0, -1
     implicit = ds.original_encoding[0] if ds.original_encoding[0] is not None else False
     if implicit:
         (length,) = struct.unpack(">I" if big else "<I", head[4:8])
     else:
         (length,) = struct.unpack(">I" if big else "<I", head[8:12])
-    return True, None if length == 0xFFFFFFFF else length
+    offset = start + (8 if implicit else 12)
+    return True, None if length == 0xFFFFFFFF else length, offset
 
 
 def scan_file(root: Path, rel: str) -> FileEntry:
@@ -102,8 +140,8 @@ def scan_file(root: Path, rel: str) -> FileEntry:
         fp.seek(0)
         try:
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=not has_magic)
-            present, length = _pixel_header(fp, ds)
-            data_end = fp.tell()
+            present, length, offset = _pixel_header(fp, ds)
+            data_end = offset if offset >= 0 else fp.tell()
         except (InvalidDicomError, EOFError, OSError, ValueError, struct.error, KeyError, TypeError) as exc:
             if not has_magic:
                 return _skip(entry, "not_dicom", f"not a DICOM file ({type(exc).__name__})")
@@ -121,7 +159,10 @@ def scan_file(root: Path, rel: str) -> FileEntry:
         if _text(ds, "Modality") in ("SR", "PR", "KO", "RTSTRUCT", "SEG", "REG"):
             return _skip(entry, "no_image", f"{_text(ds, 'Modality')} object without pixels")
         return _quarantine(entry, "missing_pixel_data", "image object without Pixel Data")
-    return _check_pixels(entry, length, data_end)
+    checked = _check_pixels(entry, length, data_end)
+    if checked.status == OK and length is not None and entry.transfer_syntax in NATIVE_LITTLE_ENDIAN:
+        checked.pixel_offset = offset  # native little-endian values: readable straight from the file
+    return checked
 
 
 def _fill(entry: FileEntry, ds: pydicom.Dataset) -> None:
@@ -143,24 +184,30 @@ def _fill(entry: FileEntry, ds: pydicom.Dataset) -> None:
     entry.transfer_syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     entry.position = _text(ds, "ImagePositionPatient")
     entry.orientation = _text(ds, "ImageOrientationPatient")
-    try:
-        entry.slice_thickness = float(ds.get("SliceThickness", 0.0) or 0.0)
-    except (TypeError, ValueError):
-        entry.slice_thickness = 0.0
+    entry.slice_thickness = _float(ds, "SliceThickness", 0.0)
     entry.pixel_spacing = _text(ds, "PixelSpacing") or _text(ds, "ImagerPixelSpacing")
     entry.instance_number = _int(ds, "InstanceNumber")
     entry.burned_in = _text(ds, "BurnedInAnnotation").upper()
+    entry.bits_stored = _int(ds, "BitsStored", entry.bits_allocated)
+    entry.pixel_representation = _int(ds, "PixelRepresentation")
+    entry.rescale_slope = _float(ds, "RescaleSlope", 1.0)
+    entry.rescale_intercept = _float(ds, "RescaleIntercept", 0.0)
 
 
 def _check_pixels(entry: FileEntry, length: int | None, data_end: int) -> FileEntry:
     """Compare the header's image size with the pixel data present, before anything is allocated."""
     n_pixels = entry.rows * entry.cols * entry.frames * entry.samples
     if entry.rows <= 0 or entry.cols <= 0 or entry.bits_allocated not in (1, 8, 16, 32):
-        return _quarantine(entry, "bad_dimensions", f"Rows={entry.rows} Columns={entry.cols} "
-                                                    f"BitsAllocated={entry.bits_allocated}")
+        return _quarantine(
+            entry, "bad_dimensions", f"Rows={entry.rows} Columns={entry.cols} BitsAllocated={entry.bits_allocated}"
+        )
     if n_pixels > MAX_PIXELS:
-        return _quarantine(entry, "absurd_dimensions", f"{entry.rows}x{entry.cols}x{entry.frames} frames = "
-                                                       f"{n_pixels:,} pixels exceeds the limit of {MAX_PIXELS:,}")
+        return _quarantine(
+            entry,
+            "absurd_dimensions",
+            f"{entry.rows}x{entry.cols}x{entry.frames} frames = "
+            f"{n_pixels:,} pixels exceeds the limit of {MAX_PIXELS:,}",
+        )
     if length is None:  # encapsulated (compressed): fragment sizes are checked when decoding
         return entry
     expected = (n_pixels * entry.bits_allocated + 7) // 8

@@ -14,6 +14,7 @@ import pydicom
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from medvlp.dicom.geometry import SliceGeometry
+from medvlp.dicom.index import FileEntry
 
 
 def modality_values(ds: pydicom.Dataset) -> np.ndarray:
@@ -130,3 +131,25 @@ def _floats(values: object, n: int) -> tuple[float, ...]:
     if len(out) != n:
         raise PixelError("missing_geometry", f"expected {n} geometry values, got {len(out)}")
     return out
+
+
+def native_frame(path: str | Path, entry: FileEntry) -> tuple[SliceGeometry, np.ndarray]:
+    """One single-frame slice read straight from the file with what the index recorded: no header parse.
+
+    Only for native little-endian pixel data (entry.pixel_offset >= 0). Applies BitsStored masking or sign
+    extension and the rescale, giving HU (float32 [rows, cols]) as pydicom's pixel_array + Modality LUT would.
+    """
+    bits, signed = entry.bits_allocated, bool(entry.pixel_representation)
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    raw = np.fromfile(path, dtype=dtype, count=entry.rows * entry.cols, offset=entry.pixel_offset)
+    if raw.size != entry.rows * entry.cols:
+        raise PixelError("short_pixel_data", f"{path}: expected {entry.rows * entry.cols} values, read {raw.size}")
+    values = raw.reshape(entry.rows, entry.cols).astype(np.int64)  # [rows, cols]
+    spare = bits - entry.bits_stored
+    if spare > 0:
+        values = ((values << spare) & ((1 << bits) - 1)) if not signed else values << (64 - entry.bits_stored)
+        values = values >> (64 - entry.bits_stored) if signed else values >> spare
+    hu = values.astype(np.float32) * entry.rescale_slope + entry.rescale_intercept
+    geom = SliceGeometry(_floats(entry.position.split("\\"), 3), _floats(entry.orientation.split("\\"), 6),
+                         _floats(entry.pixel_spacing.split("\\"), 2), (entry.rows, entry.cols))
+    return geom, hu

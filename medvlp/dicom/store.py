@@ -112,10 +112,10 @@ class IngestStore:
         if current is not None:
             yield current
 
-    def paths_of(self, series_uid: str) -> list[str]:
-        """Archive-relative paths of a series' files still in play, sorted."""
-        query = "SELECT path FROM files WHERE series_uid = ? AND status = ? ORDER BY path"
-        return [r[0] for r in self.db.execute(query, (series_uid, OK))]
+    def files_of(self, series_uid: str) -> list[FileEntry]:
+        """Index entries of a series' files still in play, sorted by path."""
+        query = f"SELECT {', '.join(FileEntry.columns())} FROM files WHERE series_uid = ? AND status = ? ORDER BY path"
+        return [FileEntry(*row) for row in self.db.execute(query, (series_uid, OK))]
 
     # -- outcomes --------------------------------------------------------------------------------------------
     def series_outcome(self, series_uid: str) -> str | None:
@@ -148,5 +148,6 @@ class IngestStore:
         return found
 
 
-_INTS = {"size", "rows", "cols", "frames", "samples", "bits_allocated", "instance_number"}
-_REALS = {"slice_thickness"}
+_INTS = {"size", "rows", "cols", "frames", "samples", "bits_allocated", "instance_number", "bits_stored",
+         "pixel_representation", "pixel_offset"}
+_REALS = {"slice_thickness", "rescale_slope", "rescale_intercept"}

@@ -53,7 +53,7 @@ def test_nifti_folder(tmp_path: Path):
     assert set(df.modality) == {"ct"} and df.has_report.all()
     assert "Karen Lopez" not in " ".join(df.report_text) and "Normal." in " ".join(df.report_impression)
     img = nib.load(out / df.image_path.iloc[0])
-    assert aff2axcodes(img.affine) == ("R", "A", "S") and img.shape == (10, 10, 10)
+    assert aff2axcodes(img.affine) == ("R", "A", "S") and img.shape == (10, 10, 10) and df.image_path.iloc[0].endswith(".nii")
     reasons = sorted(json.loads(x)["reason"] for x in (out / "skipped.jsonl").read_text().splitlines())
     assert reasons == ["missing_file", "not_an_image"]
 
