@@ -1,0 +1,64 @@
+"""Typed model outputs: the contract between models (medvlp/models) and losses (medvlp/losses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class ImageOutput:
+    """What an image tower + projection gives for a batch.
+
+    embeds: [B, E] L2-normalised global embedding in the joint space.
+    tokens: [B, N, E] projected local tokens (patches; for 3D slice pooling, slice-patch tokens), not normalised.
+    token_mask: [B, N] bool, False for tokens of padded slices.
+    grid: spatial shape of the tokens before flattening, e.g. (h, w) or (d, h, w), for attention maps.
+    """
+
+    embeds: torch.Tensor
+    tokens: torch.Tensor
+    token_mask: torch.Tensor
+    grid: tuple[int, ...]
+
+
+@dataclass
+class TextOutput:
+    """What a text tower + projection gives for a batch.
+
+    embeds: [B, E] L2-normalised report embedding. tokens: [B, L, E] projected word tokens. mask: [B, L] bool.
+    """
+
+    embeds: torch.Tensor
+    tokens: torch.Tensor
+    mask: torch.Tensor
+
+
+@dataclass
+class StreamOutput:
+    """Anatomy and pathology streams (MeDSLIP): learned queries attending over image tokens.
+
+    anatomy: [B, Qa, E] and pathology: [B, Qp, E] query outputs in the joint space (L2-normalised).
+    anatomy_attn: [B, Qa, N] and pathology_attn: [B, Qp, N] attention of each query over the image tokens.
+    entity_embeds: [K, E] L2-normalised text embeddings of the knowledge-graph entities the streams align to.
+    entity_is_anatomy: [K] bool.
+    """
+
+    anatomy: torch.Tensor
+    pathology: torch.Tensor
+    anatomy_attn: torch.Tensor
+    pathology_attn: torch.Tensor
+    entity_embeds: torch.Tensor
+    entity_is_anatomy: torch.Tensor
+
+
+@dataclass
+class VLPOutput:
+    """Everything a forward pass gives the losses; `streams` is None when the model has no streams."""
+
+    image: ImageOutput
+    text: TextOutput
+    logit_scale: torch.Tensor  # scalar, already exp()'d
+    logit_bias: torch.Tensor | None = None  # scalar, for the sigmoid loss
+    streams: StreamOutput | None = None
