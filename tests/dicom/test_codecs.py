@@ -44,8 +44,9 @@ def test_jpeg_baseline_close_to_reference():
     assert np.abs(decoded - reference).mean() < 8  # lossy, 8-bit
 
 
-@pytest.mark.parametrize("name", ["SC_rgb_jpeg_gdcm.dcm", "JPEGLSNearLossless_16.dcm", "JPEG2000.dcm",
-                                  "JPGExtended.dcm"])
+@pytest.mark.parametrize(
+    "name", ["SC_rgb_jpeg_gdcm.dcm", "JPEGLSNearLossless_16.dcm", "JPEG2000.dcm", "JPGExtended.dcm"]
+)
 def test_other_syntaxes_decode(name: str):
     ds = _load(name)
     pixels = decoded_pixels(ds)

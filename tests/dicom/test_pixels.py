@@ -51,8 +51,9 @@ def test_monochrome1_and_2_decode_alike():
     np.testing.assert_allclose(a, b, atol=2e-3)
 
 
-@pytest.mark.parametrize(("signed", "bits", "intercept"), [(False, 12, -1024.0), (True, 16, 0.0), (True, 12, 0.0),
-                                                          (False, 16, -1024.0)])
+@pytest.mark.parametrize(
+    ("signed", "bits", "intercept"), [(False, 12, -1024.0), (True, 16, 0.0), (True, 12, 0.0), (False, 16, -1024.0)]
+)
 def test_native_frame_matches_pydicom(tmp_path, signed, bits, intercept):
     """The index-driven fast read equals pydicom's pixel_array + Modality LUT, also with junk above BitsStored."""
     import pydicom
@@ -62,10 +63,21 @@ def test_native_frame_matches_pydicom(tmp_path, signed, bits, intercept):
     from medvlp.dicom.pixels import modality_values, native_frame
 
     hu = np.random.default_rng(3).integers(-1024, 2000, (12, 10)).astype(np.int16)
-    info = StudyInfo(make_patient(np.random.default_rng(0)), make_uid("s"), "CT1", dt.date(2020, 1, 1), "101010",
-                     "CT", 50)
-    ds = ct_slice_dataset(info, hu, (-10.0, -20.0, 30.0), (0.7, 0.8), 2.0, CtEncoding(signed, bits, intercept, False),
-                          "1.2", "1.3", 1, "1.4")
+    info = StudyInfo(
+        make_patient(np.random.default_rng(0)), make_uid("s"), "CT1", dt.date(2020, 1, 1), "101010", "CT", 50
+    )
+    ds = ct_slice_dataset(
+        info,
+        hu,
+        (-10.0, -20.0, 30.0),
+        (0.7, 0.8),
+        2.0,
+        CtEncoding(signed, bits, intercept, False),
+        "1.2",
+        "1.3",
+        1,
+        "1.4",
+    )
     if bits == 12 and not signed:  # junk in the unused high bits (old scanners put overlays there)
         raw = np.frombuffer(ds.PixelData, "<u2") | 0xF000
         ds.PixelData = raw.astype("<u2").tobytes()
