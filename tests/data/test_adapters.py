@@ -39,12 +39,18 @@ def test_nifti_folder(tmp_path: Path):
         data[5:15, 5:15, 2:8] = 40
         nib.save(nib.Nifti1Image(data, np.diag([-2.0, -2.0, 3.0, 1.0])), vols / f"{name}.nii.gz")  # LPS-like
     (vols / "notes.txt").write_text("x")
-    table = _csv(tmp_path / "reports.csv", [
-        {"VolumeName": "train_1_a_1.nii.gz", "Findings_EN": "No effusion. Seen by Dr. Karen Lopez.",
-         "Impressions_EN": "Normal."},
-        {"VolumeName": "train_2_a_1.nii.gz", "Findings_EN": "Small left effusion.", "Impressions_EN": "Effusion."},
-        {"VolumeName": "train_3_a_1.nii.gz", "Findings_EN": "x", "Impressions_EN": "y"},
-    ])
+    table = _csv(
+        tmp_path / "reports.csv",
+        [
+            {
+                "VolumeName": "train_1_a_1.nii.gz",
+                "Findings_EN": "No effusion. Seen by Dr. Karen Lopez.",
+                "Impressions_EN": "Normal.",
+            },
+            {"VolumeName": "train_2_a_1.nii.gz", "Findings_EN": "Small left effusion.", "Impressions_EN": "Effusion."},
+            {"VolumeName": "train_3_a_1.nii.gz", "Findings_EN": "x", "Impressions_EN": "y"},
+        ],
+    )
     out = tmp_path / "ds"
     cfg = load_config([], ["ingest.ct_spacing=[4.0, 4.0, 3.0]"])
     counts = ingest_folder("nifti", vols, table, out, cfg, progress=False)
@@ -53,7 +59,11 @@ def test_nifti_folder(tmp_path: Path):
     assert set(df.modality) == {"ct"} and df.has_report.all()
     assert "Karen Lopez" not in " ".join(df.report_text) and "Normal." in " ".join(df.report_impression)
     img = nib.load(out / df.image_path.iloc[0])
-    assert aff2axcodes(img.affine) == ("R", "A", "S") and img.shape == (10, 10, 10) and df.image_path.iloc[0].endswith(".nii")
+    assert (
+        aff2axcodes(img.affine) == ("R", "A", "S")
+        and img.shape == (10, 10, 10)
+        and df.image_path.iloc[0].endswith(".nii")
+    )
     reasons = sorted(json.loads(x)["reason"] for x in (out / "skipped.jsonl").read_text().splitlines())
     assert reasons == ["missing_file", "not_an_image"]
 
@@ -64,13 +74,32 @@ def test_image_folder_via_cli(tmp_path: Path, capsys):
     arr = (np.random.default_rng(0).random((300, 240)) * 255).astype(np.uint8)
     Image.fromarray(arr).save(imgs / "a.jpg")
     Image.fromarray(arr).save(imgs / "b.png")
-    table = _csv(tmp_path / "meta.csv", [
-        {"path": "p10/s1/a.jpg", "subject_id": "10", "study_id": "1", "ViewPosition": "PA",
-         "report": "FINDINGS: Clear lungs.\nIMPRESSION: Normal."},
-        {"path": "p10/s1/b.png", "subject_id": "10", "study_id": "1", "ViewPosition": "LATERAL", "report": ""},
-    ])
-    code = main(["ingest", str(tmp_path / "files"), "--layout", "images", "--reports", str(table),
-                 "--out", str(tmp_path / "ds"), "ingest.cxr_size=120"])
+    table = _csv(
+        tmp_path / "meta.csv",
+        [
+            {
+                "path": "p10/s1/a.jpg",
+                "subject_id": "10",
+                "study_id": "1",
+                "ViewPosition": "PA",
+                "report": "FINDINGS: Clear lungs.\nIMPRESSION: Normal.",
+            },
+            {"path": "p10/s1/b.png", "subject_id": "10", "study_id": "1", "ViewPosition": "LATERAL", "report": ""},
+        ],
+    )
+    code = main(
+        [
+            "ingest",
+            str(tmp_path / "files"),
+            "--layout",
+            "images",
+            "--reports",
+            str(table),
+            "--out",
+            str(tmp_path / "ds"),
+            "ingest.cxr_size=120",
+        ]
+    )
     assert code == 0 and "manifest rows 2" in capsys.readouterr().out
     df = read_manifest(tmp_path / "ds/manifest.parquet").sort_values("view")
     assert list(df.view) == ["LATERAL", "PA"] and df.patient_id.nunique() == 1 and df.split.nunique() == 1
