@@ -47,16 +47,12 @@ class IngestSummary:
     seconds: float = 0.0
 
     def table(self) -> str:
-        lines = [
-            f"{'files found':<28}{self.found:>8}",
-            f"{'  used (in manifest rows)':<28}{self.used:>8}",
-            f"{'  quarantined':<28}{self.quarantined:>8}",
-            f"{'  skipped':<28}{self.skipped:>8}",
-        ]
-        lines += [f"{'    ' + k:<28}{v:>8}" for k, v in sorted(self.reasons.items())]
-        lines += [f"{'samples ' + k:<28}{v:>8}" for k, v in sorted(self.samples.items())]
-        lines.append(f"{'seconds':<28}{self.seconds:>8.1f}")
-        return "\n".join(lines)
+        rows = [("files found", self.found), ("  used (in manifest rows)", self.used),
+                ("  quarantined", self.quarantined), ("  skipped", self.skipped)]
+        rows += [(f"    {k}", v) for k, v in sorted(self.reasons.items())]
+        rows += [(f"samples {k}", v) for k, v in sorted(self.samples.items())]
+        width = max(len(k) for k, _ in rows) + 2
+        return "\n".join([f"{k:<{width}}{v:>8}" for k, v in rows] + [f"{'seconds':<{width}}{self.seconds:>8.1f}"])
 
 
 def _pseudonymize(entry: FileEntry, deid: Deidentifier) -> FileEntry:
