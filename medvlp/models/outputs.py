@@ -41,8 +41,11 @@ class StreamOutput:
 
     anatomy: [B, Qa, E] and pathology: [B, Qp, E] query outputs in the joint space (L2-normalised).
     anatomy_attn: [B, Qa, N] and pathology_attn: [B, Qp, N] attention of each query over the image tokens.
-    entity_embeds: [K, E] L2-normalised text embeddings of the knowledge-graph entities the streams align to.
+    entity_embeds: [K, E] L2-normalised text embeddings of the knowledge-graph entities the streams align to
+    (row k = entity index k of batch['entity_ids']; K = 0 until VLPModel.set_entities is called).
     entity_is_anatomy: [K] bool.
+    link_attn: [B, Qp, Qa] attention of each pathology query over the anatomy query outputs (the prototype link),
+    None when the model has no link.
     """
 
     anatomy: torch.Tensor
@@ -51,6 +54,7 @@ class StreamOutput:
     pathology_attn: torch.Tensor
     entity_embeds: torch.Tensor
     entity_is_anatomy: torch.Tensor
+    link_attn: torch.Tensor | None = None
 
 
 @dataclass
