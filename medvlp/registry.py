@@ -136,7 +136,10 @@ POOLERS: Registry[Any] = Registry("depth pooler", modules=("medvlp.models.pooler
 TEXT_TOWERS: Registry[Any] = Registry("text tower", modules=("medvlp.models.text",))
 TEXT_POOLERS: Registry[Any] = Registry("text pooler", modules=("medvlp.models.poolers",))
 PROJECTIONS: Registry[Any] = Registry("projection head", modules=("medvlp.models.projection",))
-LOSSES: Registry[Any] = Registry("loss")
+LOSSES: Registry[Any] = Registry(
+    "loss",
+    modules=("medvlp.losses.contrastive", "medvlp.losses.sigmoid", "medvlp.losses.local", "medvlp.losses.streams"),
+)
 HEADS: Registry[Any] = Registry("task head")
 
 REGISTRIES: dict[str, Registry[Any]] = {
