@@ -19,6 +19,8 @@ from scipy import ndimage
 from medvlp.dicom.geometry import SliceGeometry, sort_slices
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+# array index (d, h, w) -> the affine's voxel index (i = column, j = row, k = slice)
+DHW_TO_IJK = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=np.float64)
 HU_MIN, HU_MAX = -1024, 3071
 
 
@@ -44,49 +46,68 @@ def _resample_along_slices(vol: np.ndarray, positions: np.ndarray, step: float) 
     return vol[lo] * (1 - w) + vol[hi] * w  # [D', H, W]
 
 
-def to_ras(data: np.ndarray, affine: np.ndarray, spacing_xyz: tuple[float, float, float]
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """A volume with a voxel->RAS affine -> (int16 [X, Y, Z] in RAS axis order at `spacing_xyz`, its affine)."""
-    ornt = io_orientation(affine)  # axis permutation/flips that bring the data closest to RAS
-    ras = apply_orientation(data, ornt)  # [X, Y, Z] in RAS order
-    affine = affine @ inv_ornt_aff(ornt, data.shape)
-    current = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))  # mm per voxel along X, Y, Z
-    target = np.asarray(spacing_xyz, dtype=np.float64)
+def to_ras(
+    data: np.ndarray, affine: np.ndarray, spacing_xyz: tuple[float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A volume with a voxel->RAS affine -> (int16 [X, Y, Z] in RAS axis order at `spacing_xyz`, its affine).
+
+    Resamples first, in the input's own (contiguous) axis order, then permutes and flips the smaller result into
+    RAS order: the same voxels as reorienting first, without copying the full-size volume.
+    """
+    ornt = io_orientation(affine)  # per input axis: the RAS axis it runs along, and whether it is flipped
+    target = np.asarray([spacing_xyz[int(ax)] for ax in ornt[:, 0]], dtype=np.float64)  # per input axis
+    current = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))  # mm per voxel along each input axis
     zoom = current / target
     with torch.no_grad():
-        vol = torch.from_numpy(np.ascontiguousarray(ras, dtype=np.float32))[None, None]  # [1, 1, X, Y, Z]
+        vol = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))[None, None]  # [1, 1, a0, a1, a2]
         # align_corners=False with an explicit scale: output index u samples input (u + 0.5) / zoom - 0.5
-        resized = F.interpolate(vol, scale_factor=tuple(float(z) for z in zoom), mode="trilinear",
-                                align_corners=False, recompute_scale_factor=False)[0, 0].numpy()
-    new_affine = affine.copy()
-    new_affine[:3, :3] = affine[:3, :3] @ np.diag(target / current)
-    new_affine[:3, 3] = affine[:3, 3] + affine[:3, :3] @ ((target - current) / 2 / current)
-    return np.clip(np.rint(resized), HU_MIN, HU_MAX).astype(np.int16), new_affine
+        resized = F.interpolate(
+            vol,
+            scale_factor=tuple(float(z) for z in zoom),
+            mode="trilinear",
+            align_corners=False,
+            recompute_scale_factor=False,
+        )[0, 0].numpy()
+    scaled = affine.copy()
+    scaled[:3, :3] = affine[:3, :3] @ np.diag(target / current)
+    scaled[:3, 3] = affine[:3, 3] + affine[:3, :3] @ ((target - current) / 2 / current)
+    out = np.clip(np.rint(apply_orientation(resized, ornt)), HU_MIN, HU_MAX).astype(np.int16)  # [X, Y, Z]
+    return out, scaled @ inv_ornt_aff(ornt, resized.shape)
 
 
-def ct_volume(frames: list[tuple[SliceGeometry, np.ndarray]], spacing_xyz: tuple[float, float, float],
-              spacing_tolerance: float = 0.1, max_gap_factor: float = 1.6, max_tilt_degrees: float = 0.5
-              ) -> tuple[np.ndarray, np.ndarray, CachedImage]:
+def ct_volume(
+    frames: list[tuple[SliceGeometry, np.ndarray]],
+    spacing_xyz: tuple[float, float, float],
+    spacing_tolerance: float = 0.1,
+    max_gap_factor: float = 1.6,
+    max_tilt_degrees: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray, CachedImage]:
     """Slices -> (int16 [X, Y, Z] RAS volume at `spacing_xyz`, its RAS affine, cache facts). Raises GeometryError."""
     geoms = [g for g, _ in frames]
     stack = sort_slices(geoms, spacing_tolerance, max_gap_factor, max_tilt_degrees)
-    vol = np.stack([frames[i][1] for i in stack.order]).astype(np.float32)  # [D, H, W] slices ascending
+    vol = np.empty((len(frames), *geoms[0].shape), dtype=np.float32)  # [D, H, W] slices ascending
+    for d, i in enumerate(stack.order):
+        vol[d] = frames[i][1]
     median = float(np.median(np.diff(stack.positions)))
     if not stack.uniform:
         vol = _resample_along_slices(vol, stack.positions, median)
     original_shape = tuple(int(v) for v in vol.shape)
-    data = vol.transpose(2, 1, 0)  # [D, H, W] -> [W, H, D] = voxel (i col, j row, k slice) of the affine
-    out, new_affine = to_ras(data, LPS_TO_RAS @ stack.affine_lps, spacing_xyz)
+    out, new_affine = to_ras(vol, LPS_TO_RAS @ stack.affine_lps @ DHW_TO_IJK, spacing_xyz)
     pixel = geoms[0].pixel_spacing
-    facts = CachedImage(shape=tuple(int(v) for v in out.shape), spacing=tuple(float(v) for v in spacing_xyz),
-                        affine=new_affine.round(6).tolist(), original_shape=original_shape,
-                        original_spacing=(float(pixel[1]), float(pixel[0]), median),
-                        resampled_slices=not stack.uniform)
+    facts = CachedImage(
+        shape=tuple(int(v) for v in out.shape),
+        spacing=tuple(float(v) for v in spacing_xyz),
+        affine=new_affine.round(6).tolist(),
+        original_shape=original_shape,
+        original_spacing=(float(pixel[1]), float(pixel[0]), median),
+        resampled_slices=not stack.uniform,
+    )
     return out, new_affine, facts
 
 
-def cxr_image(image: np.ndarray, pixel_spacing: tuple[float, float], longer_side: int
-              ) -> tuple[np.ndarray, CachedImage]:
+def cxr_image(
+    image: np.ndarray, pixel_spacing: tuple[float, float], longer_side: int
+) -> tuple[np.ndarray, CachedImage]:
     """A [rows, cols] image in [0, 1] -> uint16 [H, W] with the longer side `longer_side`, aspect ratio kept."""
     rows, cols = image.shape
     factor = longer_side / max(rows, cols)
@@ -98,9 +119,13 @@ def cxr_image(image: np.ndarray, pixel_spacing: tuple[float, float], longer_side
     out = np.clip(np.rint(out * 65535.0), 0, 65535).astype(np.uint16)
     spacing = (float(pixel_spacing[0]) / zoom[0], float(pixel_spacing[1]) / zoom[1])
     affine = np.diag([spacing[0], spacing[1], 1.0, 1.0])
-    facts = CachedImage(shape=tuple(int(v) for v in out.shape), spacing=spacing, affine=affine.tolist(),
-                        original_shape=(int(rows), int(cols)),
-                        original_spacing=(float(pixel_spacing[0]), float(pixel_spacing[1])))
+    facts = CachedImage(
+        shape=tuple(int(v) for v in out.shape),
+        spacing=spacing,
+        affine=affine.tolist(),
+        original_shape=(int(rows), int(cols)),
+        original_spacing=(float(pixel_spacing[0]), float(pixel_spacing[1])),
+    )
     return out, facts
 
 

@@ -103,8 +103,9 @@ def ct_frames(ds: pydicom.Dataset) -> list[tuple[SliceGeometry, np.ndarray]]:
         return out
     if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds or "PixelSpacing" not in ds:
         raise PixelError("missing_geometry", "ImagePositionPatient, ImageOrientationPatient or PixelSpacing missing")
-    geom = SliceGeometry(_floats(ds.ImagePositionPatient, 3), _floats(ds.ImageOrientationPatient, 6),
-                         _floats(ds.PixelSpacing, 2), shape)
+    geom = SliceGeometry(
+        _floats(ds.ImagePositionPatient, 3), _floats(ds.ImageOrientationPatient, 6), _floats(ds.PixelSpacing, 2), shape
+    )
     hu = np.asarray(apply_modality_lut(frames[0], ds), dtype=np.float32)
     return [(geom, hu)]
 
@@ -144,12 +145,25 @@ def native_frame(path: str | Path, entry: FileEntry) -> tuple[SliceGeometry, np.
     raw = np.fromfile(path, dtype=dtype, count=entry.rows * entry.cols, offset=entry.pixel_offset)
     if raw.size != entry.rows * entry.cols:
         raise PixelError("short_pixel_data", f"{path}: expected {entry.rows * entry.cols} values, read {raw.size}")
-    values = raw.reshape(entry.rows, entry.cols).astype(np.int64)  # [rows, cols]
+    values = raw.reshape(entry.rows, entry.cols)  # [rows, cols]
     spare = bits - entry.bits_stored
-    if spare > 0:
-        values = ((values << spare) & ((1 << bits) - 1)) if not signed else values << (64 - entry.bits_stored)
-        values = values >> (64 - entry.bits_stored) if signed else values >> spare
-    hu = values.astype(np.float32) * entry.rescale_slope + entry.rescale_intercept
-    geom = SliceGeometry(_floats(entry.position.split("\\"), 3), _floats(entry.orientation.split("\\"), 6),
-                         _floats(entry.pixel_spacing.split("\\"), 2), (entry.rows, entry.cols))
+    if spare > 0:  # keep only BitsStored bits (sign-extended when signed): high bits may hold overlays
+        wide = values.astype(np.int64)
+        wide = (
+            (wide << (64 - entry.bits_stored)) >> (64 - entry.bits_stored)
+            if signed
+            else wide & ((1 << entry.bits_stored) - 1)
+        )
+        values = wide
+    hu = values.astype(np.float32)
+    if entry.rescale_slope != 1.0:
+        hu *= entry.rescale_slope
+    if entry.rescale_intercept != 0.0:
+        hu += entry.rescale_intercept
+    geom = SliceGeometry(
+        _floats(entry.position.split("\\"), 3),
+        _floats(entry.orientation.split("\\"), 6),
+        _floats(entry.pixel_spacing.split("\\"), 2),
+        (entry.rows, entry.cols),
+    )
     return geom, hu
