@@ -71,8 +71,17 @@ def main() -> None:
             shutil.rmtree(args.out / sub, ignore_errors=True)
     else:
         shutil.rmtree(args.out, ignore_errors=True)
-    cfg = load_config([], [f"synth.n_ct={args.n_ct}", "synth.n_cxr=0", f"synth.ct_matrix=[{args.matrix}]",
-                           "synth.ct_slice_spacing=[2.5, 3.0]", "synth.ct_localizer_fraction=0", "run.seed=21"])
+    cfg = load_config(
+        [],
+        [
+            f"synth.n_ct={args.n_ct}",
+            "synth.n_cxr=0",
+            f"synth.ct_matrix=[{args.matrix}]",
+            "synth.ct_slice_spacing=[2.5, 3.0]",
+            "synth.ct_localizer_fraction=0",
+            "run.seed=21",
+        ],
+    )
     t0 = time.perf_counter()
     if not reuse:
         generate_archive(cfg, phantom)
@@ -80,27 +89,61 @@ def main() -> None:
     files = _files(archive)
     n, mb = len(files), sum(p.stat().st_size for p in files) / 2**20
     took = time.perf_counter() - t0
-    print(f"\narchive: {n} CT slices ({args.matrix}x{args.matrix}) in {args.n_ct} series, {mb:.0f} MB "
-          f"(generated in {took:.0f} s)")
+    print(
+        f"\narchive: {n} CT slices ({args.matrix}x{args.matrix}) in {args.n_ct} series, {mb:.0f} MB "
+        f"(generated in {took:.0f} s)"
+    )
 
     header = lambda p: scan_file(archive, str(p.relative_to(archive)))  # noqa: E731
     full = lambda p: pydicom.dcmread(p).pixel_array  # noqa: E731
     for cold in (True, False):
         h, f = _rate(files, header, cold), _rate(files, full, cold)
-        print(f"{'cold' if cold else 'warm'} cache: header-only index {h:.0f} files/s, full read with pixels "
-              f"{f:.0f} files/s -> {h / f:.1f}x (target >= 5x)")
+        print(
+            f"{'cold' if cold else 'warm'} cache: header-only index {h:.0f} files/s, full read with pixels "
+            f"{f:.0f} files/s -> {h / f:.1f}x (target >= 5x)"
+        )
     print()
 
     env = {**os.environ, "MEDVLP_DEID_SECRET": "benchmark-secret-0123456789"}
     reports = str(phantom / "reports/reports.csv")
     contenders = {
-        "medvlp ingest, 1 worker": [sys.executable, "-m", "medvlp", "ingest", str(archive), "--reports", reports,
-                                    "--out", str(args.out / "w1"), "--workers", "1"],
-        "medvlp ingest, 2 workers": [sys.executable, "-m", "medvlp", "ingest", str(archive), "--reports", reports,
-                                     "--out", str(args.out / "w2"), "--workers", "2"],
+        "medvlp ingest, 1 worker": [
+            sys.executable,
+            "-m",
+            "medvlp",
+            "ingest",
+            str(archive),
+            "--reports",
+            reports,
+            "--out",
+            str(args.out / "w1"),
+            "--workers",
+            "1",
+        ],
+        "medvlp ingest, 2 workers": [
+            sys.executable,
+            "-m",
+            "medvlp",
+            "ingest",
+            str(archive),
+            "--reports",
+            reports,
+            "--out",
+            str(args.out / "w2"),
+            "--workers",
+            "2",
+        ],
         "naive loop: dcmread + pixel_array": [sys.executable, "-c", NAIVE, str(archive)],
-        "dcm2niix (uncompressed NIfTI out)": ["dcm2niix", "-z", "n", "-f", "%j", "-o", str(args.out / "dcm2niix"),
-                                             str(archive)],
+        "dcm2niix (uncompressed NIfTI out)": [
+            "dcm2niix",
+            "-z",
+            "n",
+            "-f",
+            "%j",
+            "-o",
+            str(args.out / "dcm2niix"),
+            str(archive),
+        ],
     }
     (args.out / "dcm2niix").mkdir(parents=True)
     print("| contender | seconds | slices/s | MB/s | peak RSS (MB) |")
@@ -112,8 +155,10 @@ def main() -> None:
         evict(files)
         seconds, rss, _ = run_measured(cmd, env=env)
         print(f"| {name} | {seconds:.1f} | {n / seconds:.0f} | {mb / seconds:.1f} | {rss:.0f} |")
-    print("\nmedvlp ingest also indexes, selects, de-identifies, resamples to 1.5x1.5x3 mm RAS and writes the "
-          "manifest; dcm2niix converts at native resolution. Both write uncompressed NIfTI.")
+    print(
+        "\nmedvlp ingest also indexes, selects, de-identifies, resamples to 1.5x1.5x3 mm RAS and writes the "
+        "manifest; dcm2niix converts at native resolution. Both write uncompressed NIfTI."
+    )
     subprocess.run(["du", "-sh", str(args.out / "w2" / "cache"), str(args.out / "dcm2niix")], check=False)
 
 

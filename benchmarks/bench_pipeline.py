@@ -26,11 +26,25 @@ sys.path.insert(0, str(Path(__file__).parent))
 from measure import run_measured
 
 BATCH = 8
-CONFIGS = [("cxr", "plain", "device"), ("cxr", "cache", "device"), ("cxr", "persistent", "device"),
-           ("cxr", "cache", "cpu"), ("ct", "plain", "device"), ("ct", "cache", "device"),
-           ("ct", "persistent", "device"), ("ct", "cache", "cpu")]
-DATA = ["data.cxr_size=224", "data.ct_size=[128, 128]", "data.ct_max_depth=64", "data.max_tokens=96",
-        f"data.batch_size={BATCH}", "text.laterality_swap=0.5", "text.synonym_swap=0.2"]
+CONFIGS = [
+    ("cxr", "plain", "device"),
+    ("cxr", "cache", "device"),
+    ("cxr", "persistent", "device"),
+    ("cxr", "cache", "cpu"),
+    ("ct", "plain", "device"),
+    ("ct", "cache", "device"),
+    ("ct", "persistent", "device"),
+    ("ct", "cache", "cpu"),
+]
+DATA = [
+    "data.cxr_size=224",
+    "data.ct_size=[128, 128]",
+    "data.ct_max_depth=64",
+    "data.max_tokens=96",
+    f"data.batch_size={BATCH}",
+    "text.laterality_swap=0.5",
+    "text.synonym_swap=0.2",
+]
 
 
 def _setup(out: Path) -> None:
@@ -43,10 +57,20 @@ def _setup(out: Path) -> None:
 
     if (out / "dataset/manifest.parquet").exists():
         return
-    generate_archive(load_config([], ["synth.n_cxr=64", "synth.n_ct=12", "synth.lateral_fraction=0",
-                                      "synth.cxr_size=[448, 640]", "run.seed=31"]), out / "phantom")
-    run_ingest(out / "phantom/archive", [out / "phantom/reports/reports.csv", out / "phantom/reports/text"],
-               out / "dataset", load_config([], ["ingest.cxr_size=320"]), progress=False)
+    generate_archive(
+        load_config(
+            [],
+            ["synth.n_cxr=64", "synth.n_ct=12", "synth.lateral_fraction=0", "synth.cxr_size=[448, 640]", "run.seed=31"],
+        ),
+        out / "phantom",
+    )
+    run_ingest(
+        out / "phantom/archive",
+        [out / "phantom/reports/reports.csv", out / "phantom/reports/text"],
+        out / "dataset",
+        load_config([], ["ingest.cxr_size=320"]),
+        progress=False,
+    )
     texts = list(read_manifest(out / "dataset/manifest.parquet")["report_text"])
     train_tokenizer(texts, out / "tokenizer", vocab_size=2000)
 
@@ -60,15 +84,35 @@ def _pipeline(out: Path, modality: str, kind: str, augment_on: str, extra: list[
     from medvlp.knowledge import load_graph
     from medvlp.text.tokenizer import load_tokenizer
 
-    cfg = load_config([], [*DATA, f"data.dataset={kind}", f"data.augment_on={augment_on}",
-                           f"data.cache_dir={out / 'pcache'}", *extra])
+    cfg = load_config(
+        [], [*DATA, f"data.dataset={kind}", f"data.augment_on={augment_on}", f"data.cache_dir={out / 'pcache'}", *extra]
+    )
     df = read_manifest(out / "dataset/manifest.parquet")
-    ds, _ = make_dataset(df, out / "dataset", cfg.data, cfg.text, load_graph(), load_tokenizer(out / "tokenizer"),
-                         modality, None, train=True)
+    ds, _ = make_dataset(
+        df,
+        out / "dataset",
+        cfg.data,
+        cfg.text,
+        load_graph(),
+        load_tokenizer(out / "tokenizer"),
+        modality,
+        None,
+        train=True,
+    )
     loader = build_loader(ds, cfg.data.batch_size, train=True, workers=2, seed=0)
     d = cfg.data
-    aug = DeviceAugment(DeviceAugmentConfig(tuple(d.crop_scale), d.rotate_degrees, d.scale_range, d.translate,
-                                            d.brightness, d.contrast, d.noise_std, *d.normalize))
+    aug = DeviceAugment(
+        DeviceAugmentConfig(
+            tuple(d.crop_scale),
+            d.rotate_degrees,
+            d.scale_range,
+            d.translate,
+            d.brightness,
+            d.contrast,
+            d.noise_std,
+            *d.normalize,
+        )
+    )
     return loader, aug, augment_on == "device"
 
 
@@ -89,8 +133,9 @@ def run_one(out: Path, modality: str, kind: str, augment_on: str, batches: int) 
 
 def big_ct(out: Path) -> dict:
     """4 CT volumes at 256x256x128 through the pipeline (plain dataset, device stage on CPU)."""
-    loader, aug, _ = _pipeline(out, "ct", "plain", "device", ["data.ct_size=[256, 256]", "data.ct_max_depth=128",
-                                                              "data.batch_size=4"])
+    loader, aug, _ = _pipeline(
+        out, "ct", "plain", "device", ["data.ct_size=[256, 256]", "data.ct_max_depth=128", "data.batch_size=4"]
+    )
     start = time.perf_counter()
     batch = aug(next(iter(loader)))
     return {"seconds": time.perf_counter() - start, "shape": list(batch["image"].shape)}
@@ -138,8 +183,10 @@ def device_ratio(out: Path) -> str:
             if dev == "cuda":
                 torch.cuda.synchronize()
             times[dev] = (time.perf_counter() - t) / 5
-        rows.append(f"{name} batch {shape}: CPU {times['cpu'] * 1e3:.1f} ms, GPU {times['cuda'] * 1e3:.2f} ms, "
-                    f"ratio {times['cpu'] / times['cuda']:.0f}x (target >= 10x for 3D)")
+        rows.append(
+            f"{name} batch {shape}: CPU {times['cpu'] * 1e3:.1f} ms, GPU {times['cuda'] * 1e3:.2f} ms, "
+            f"ratio {times['cpu'] / times['cuda']:.0f}x (target >= 10x for 3D)"
+        )
     return "\n".join(rows)
 
 
@@ -164,20 +211,34 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for modality, kind, augment_on in CONFIGS:
         shutil.rmtree(args.out / "pcache", ignore_errors=True)
-        cmd = [sys.executable, __file__, "--out", str(args.out), "--batches", str(args.batches), "--one",
-               modality, kind, augment_on]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--out",
+            str(args.out),
+            "--batches",
+            str(args.batches),
+            "--one",
+            modality,
+            kind,
+            augment_on,
+        ]
         _, rss, stdout = run_measured(cmd)
         rate = json.loads(stdout.strip().splitlines()[-1])["batches_per_s"]
         where = "device stage (batched)" if augment_on == "device" else "CPU workers (per item)"
         print(f"| {modality} | {kind} | {where} | {rate:.1f} | {rss:.0f} | {rate * steps[modality]:.1f}x |")
-    print("\ntiny-model training step (tiny-cxr-resnet / tiny-ct-slicepool, CLIP, AdamW; median of 10): "
-          f"CXR {steps['cxr']:.2f} s/batch "
-          f"({1 / steps['cxr']:.1f} batches/s), CT {steps['ct']:.2f} s/batch ({1 / steps['ct']:.2f} batches/s); "
-          f"'vs tiny step' = pipeline batches/s / step batches/s (claim: >= 3x)")
+    print(
+        "\ntiny-model training step (tiny-cxr-resnet / tiny-ct-slicepool, CLIP, AdamW; median of 10): "
+        f"CXR {steps['cxr']:.2f} s/batch "
+        f"({1 / steps['cxr']:.1f} batches/s), CT {steps['ct']:.2f} s/batch ({1 / steps['ct']:.2f} batches/s); "
+        f"'vs tiny step' = pipeline batches/s / step batches/s (claim: >= 3x)"
+    )
     cmd = [sys.executable, __file__, "--out", str(args.out), "--big-ct"]
     seconds, rss, _ = run_measured(cmd)
-    print(f"\n4 CT volumes at 256x256x128 (plain dataset, device stage on CPU): peak RSS {rss:.0f} MB, "
-          f"{seconds:.1f} s for the process")
+    print(
+        f"\n4 CT volumes at 256x256x128 (plain dataset, device stage on CPU): peak RSS {rss:.0f} MB, "
+        f"{seconds:.1f} s for the process"
+    )
     print(device_ratio(args.out))
 
 

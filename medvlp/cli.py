@@ -107,8 +107,9 @@ def _cmd_label(args: argparse.Namespace) -> int:
     out = args.out or args.reports.with_name(args.reports.stem + "_labels.csv")
     try:
         graph = load_graph(Path(cfg.text.knowledge_dir) if cfg.text.knowledge_dir else None)
-        table = label_reports_csv(args.reports, out, findings, text_column=args.text_column,
-                                  key_column=args.key_column, graph=graph)
+        table = label_reports_csv(
+            args.reports, out, findings, text_column=args.text_column, key_column=args.key_column, graph=graph
+        )
     except (ReportSourceError, KeyError, ValueError, FileNotFoundError) as exc:
         print(f"medvlp label: {exc}", file=sys.stderr)
         return 2
@@ -147,8 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--workers", type=int, default=None, help="worker processes (run.workers)")
     ingest.add_argument("--modality", default=None, help="comma-separated subset of cxr,ct (ingest.modalities)")
     ingest.add_argument("--resume", action="store_true", help="continue an interrupted ingest in --out")
-    ingest.add_argument("--layout", choices=("dicom", "nifti", "images"), default="dicom",
-                        help="dicom (default); nifti: CT volumes + CSV (CT-RATE-like); images: PNG/JPEG + CSV")
+    ingest.add_argument(
+        "--layout",
+        choices=("dicom", "nifti", "images"),
+        default="dicom",
+        help="dicom (default); nifti: CT volumes + CSV (CT-RATE-like); images: PNG/JPEG + CSV",
+    )
     _add_config_args(ingest)
     ingest.set_defaults(func=_cmd_ingest)
     label = sub.add_parser("label", help=STAGES["label"], description=STAGES["label"])

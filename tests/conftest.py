@@ -26,8 +26,16 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-TINY_PHANTOM = ["synth.n_cxr=10", "synth.n_ct=9", "synth.cxr_size=[160, 224]", "synth.ct_matrix=[64, 80]",
-                "synth.ct_slice_spacing=[4.0, 5.0]", "synth.lateral_fraction=0", "run.seed=7", "run.workers=1"]
+TINY_PHANTOM = [
+    "synth.n_cxr=10",
+    "synth.n_ct=9",
+    "synth.cxr_size=[160, 224]",
+    "synth.ct_matrix=[64, 80]",
+    "synth.ct_slice_spacing=[4.0, 5.0]",
+    "synth.lateral_fraction=0",
+    "run.seed=7",
+    "run.workers=1",
+]
 TINY_INGEST = ["ingest.ct_spacing=[4.0, 4.0, 5.0]", "ingest.cxr_size=96", "ingest.ct_min_slices=8", "run.workers=1"]
 
 

@@ -63,30 +63,37 @@ class IngestConfig:
     compress: bool = knob(False, help="gzip the cached NIfTI (smaller; uncompressed .nii loads ~10x faster)")
     spacing_tolerance: float = knob(0.1, help="relative slice-gap deviation tolerated before resampling", min=0)
     max_gap_factor: float = knob(1.6, help="a slice gap above this x the median counts as missing slices", min=1)
-    max_tilt_degrees: float = knob(0.5, help="slice stacking off the slice normal by more counts as gantry tilt",
-                                   min=0)
+    max_tilt_degrees: float = knob(0.5, help="slice stacking off the slice normal by more counts as gantry tilt", min=0)
     allow_burned_in: bool = knob(False, help="keep images whose BurnedInAnnotation is YES (PHI in the pixels)")
     secret_env: str = knob("MEDVLP_DEID_SECRET", help="environment variable holding the de-identification secret")
-    secret_file: str = knob("~/.config/medvlp/deid.secret",
-                            help="used when the variable is unset; created (mode 600) on first use. Keep it private")
-    splits: dict[str, float] = knob({"train": 0.8, "val": 0.1, "test": 0.1},
-                                    help="patient-level split ratios (hash of the pseudonymous patient id)")
+    secret_file: str = knob(
+        "~/.config/medvlp/deid.secret",
+        help="used when the variable is unset; created (mode 600) on first use. Keep it private",
+    )
+    splits: dict[str, float] = knob(
+        {"train": 0.8, "val": 0.1, "test": 0.1}, help="patient-level split ratios (hash of the pseudonymous patient id)"
+    )
 
 
 @dataclass
 class TextConfig:
     """Report labels, text augmentation for pre-training, and tokenization."""
 
-    label_set: str = knob("chexpert", help="findings to label: a label set of the knowledge graph (chexpert, "
-                                           "phantom_cxr, phantom_ct) or comma-separated entity ids")
+    label_set: str = knob(
+        "chexpert",
+        help="findings to label: a label set of the knowledge graph (chexpert, "
+        "phantom_cxr, phantom_ct) or comma-separated entity ids",
+    )
     knowledge_dir: str = knob("", help="knowledge graph folder; empty = the knowledge/ folder shipped with medvlp")
     synonym_swap: float = knob(0.0, help="chance per mention of swapping in a synonym (training only)", min=0, max=1)
     sentence_shuffle: bool = knob(False, help="shuffle sentences within each section (training only)")
-    knowledge_append: float = knob(0.0, help="chance per positive finding of appending its graph description",
-                                   min=0, max=1)
+    knowledge_append: float = knob(
+        0.0, help="chance per positive finding of appending its graph description", min=0, max=1
+    )
     knowledge_max_sentences: int = knob(3, help="at most this many appended knowledge sentences", min=0)
     knowledge_source: Literal["description", "definition", "both"] = knob(
-        "description", help="what knowledge appending adds")
+        "description", help="what knowledge appending adds"
+    )
     laterality_swap: float = knob(0.0, help="chance of a paired left-right image flip and report swap", min=0, max=1)
 
 
@@ -94,23 +101,27 @@ class TextConfig:
 class DataConfig:
     """Datasets, the cached CPU prefix, the on-device random stage, and loaders (`medvlp pretrain` and heads)."""
 
-    dataset: Literal["plain", "cache", "persistent"] = knob("cache", help="MONAI Dataset, CacheDataset (memory) "
-                                                                        "or PersistentDataset (disk, safetensors)")
+    dataset: Literal["plain", "cache", "persistent"] = knob(
+        "cache", help="MONAI Dataset, CacheDataset (memory) or PersistentDataset (disk, safetensors)"
+    )
     cache_dir: str = knob("", help="persistent cache folder; empty = <dataset>/.pipeline_cache")
     cxr_size: int = knob(224, help="CXR side after the prefix (longer side resized, then padded square)", min=16)
     ct_size: list[int] = knob([128, 128], help="CT in-plane size [H, W] after the prefix", min=8)
     ct_max_depth: int = knob(64, help="CT slices kept (centre crop); shorter volumes are padded in the batch", min=1)
     ct_windows: list[Literal["lung", "mediastinum", "bone", "wide"]] = knob(
-        ["wide"], help="CT intensity windows, one channel each (wide = -1000..1000 HU)")
+        ["wide"], help="CT intensity windows, one channel each (wide = -1000..1000 HU)"
+    )
     text_sections: list[Literal["findings", "impression", "indication", "comparison", "technique", "exam"]] = knob(
-        ["findings", "impression"], help="report sections joined into the text the model reads")
+        ["findings", "impression"], help="report sections joined into the text the model reads"
+    )
     max_tokens: int = knob(128, help="text length in tokens (longer reports are truncated here)", min=8)
     tokenizer: str = knob("", help="tokenizer folder (Hugging Face format); required by pretraining")
     batch_size: int = knob(16, help="samples per batch (per process)", min=1)
     workers: int = knob(2, help="loader worker processes (threads for the thread loader)", min=0)
     loader: Literal["torch", "thread"] = knob("torch", help="torch DataLoader or MONAI ThreadDataLoader")
-    augment_on: Literal["device", "cpu"] = knob("device", help="random image transforms: batched on the device "
-                                                               "(GPU when present) or per item in CPU workers")
+    augment_on: Literal["device", "cpu"] = knob(
+        "device", help="random image transforms: batched on the device (GPU when present) or per item in CPU workers"
+    )
     crop_scale: list[float] = knob([0.8, 1.0], help="random crop keeps this share of each side", min=0.1, max=1)
     rotate_degrees: float = knob(10.0, help="random in-plane rotation range (+/-)", min=0, max=180)
     scale_range: float = knob(0.1, help="random zoom range (+/-)", min=0, max=0.9)

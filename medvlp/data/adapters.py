@@ -61,8 +61,13 @@ def ct_from_nifti(path: Path, spacing_xyz: tuple[float, float, float]) -> tuple[
         raise AdapterError(f"{path}: expected a 3D volume, got shape {data.shape}")
     vol, new = to_ras(data, img.affine, spacing_xyz)
     current = np.sqrt((img.affine[:3, :3] ** 2).sum(axis=0))
-    facts = CachedImage(tuple(vol.shape), tuple(float(s) for s in spacing_xyz), new.round(6).tolist(),
-                        tuple(int(s) for s in data.shape), tuple(float(s) for s in current))
+    facts = CachedImage(
+        tuple(vol.shape),
+        tuple(float(s) for s in spacing_xyz),
+        new.round(6).tolist(),
+        tuple(int(s) for s in data.shape),
+        tuple(float(s) for s in current),
+    )
     return vol, new, facts
 
 
@@ -84,8 +89,9 @@ def ingest_folder(layout: str, folder: Path, table: Path, out: Path, cfg: Config
     with open(table, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     if rows and _col(rows[0], PATH_COLUMNS) is None:
-        raise AdapterError(f"{table}: needs a column naming each file (one of {', '.join(PATH_COLUMNS)}); "
-                           f"found {list(rows[0])}")
+        raise AdapterError(
+            f"{table}: needs a column naming each file (one of {', '.join(PATH_COLUMNS)}); found {list(rows[0])}"
+        )
     manifest, skipped, named = [], [], set()
     for row in tqdm(rows, desc=f"ingest {layout}", unit="file", disable=not progress):
         rel = _col(row, PATH_COLUMNS) or ""
@@ -116,16 +122,31 @@ def ingest_folder(layout: str, folder: Path, table: Path, out: Path, cfg: Config
             continue
         save_nifti(out / rel_image, data, affine)
         parsed = split_sections(text or "")
-        manifest.append({
-            "sample_id": sample_id, "patient_id": patient, "study_id": study, "accession": study, "modality": kind,
-            "source_modality": layout.upper(), "view": (_col(row, ("view", "viewposition")) or "").upper(),
-            "image_path": rel_image, "shape": list(facts.shape), "spacing": list(facts.spacing),
-            "affine": json.dumps(facts.affine), "original_shape": list(facts.original_shape),
-            "original_spacing": list(facts.original_spacing), "resampled_slices": False, "n_sources": 1,
-            "sources": [rel], "has_report": text is not None, "report_findings": parsed.findings,
-            "report_impression": parsed.impression, "report_text": text or "",
-            "split": split_of(patient, cfg.ingest.splits),
-        })
+        manifest.append(
+            {
+                "sample_id": sample_id,
+                "patient_id": patient,
+                "study_id": study,
+                "accession": study,
+                "modality": kind,
+                "source_modality": layout.upper(),
+                "view": (_col(row, ("view", "viewposition")) or "").upper(),
+                "image_path": rel_image,
+                "shape": list(facts.shape),
+                "spacing": list(facts.spacing),
+                "affine": json.dumps(facts.affine),
+                "original_shape": list(facts.original_shape),
+                "original_spacing": list(facts.original_spacing),
+                "resampled_slices": False,
+                "n_sources": 1,
+                "sources": [rel],
+                "has_report": text is not None,
+                "report_findings": parsed.findings,
+                "report_impression": parsed.impression,
+                "report_text": text or "",
+                "split": split_of(patient, cfg.ingest.splits),
+            }
+        )
     suffixes = (".nii", ".gz") if layout == "nifti" else IMAGE_SUFFIXES
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.resolve() not in named:

@@ -47,8 +47,12 @@ class IngestSummary:
     seconds: float = 0.0
 
     def table(self) -> str:
-        rows = [("files found", self.found), ("  used (in manifest rows)", self.used),
-                ("  quarantined", self.quarantined), ("  skipped", self.skipped)]
+        rows = [
+            ("files found", self.found),
+            ("  used (in manifest rows)", self.used),
+            ("  quarantined", self.quarantined),
+            ("  skipped", self.skipped),
+        ]
         rows += [(f"    {k}", v) for k, v in sorted(self.reasons.items())]
         rows += [(f"samples {k}", v) for k, v in sorted(self.samples.items())]
         width = max(len(k) for k, _ in rows) + 2

@@ -25,24 +25,51 @@ def seed_worker(worker_id: int) -> None:
         transform.set_random_state(seed)
 
 
-def build_loader(dataset: Dataset, batch_size: int, *, train: bool, workers: int = 0, kind: str = "torch",
-                 seed: int = 0, rank: int = 0, world_size: int = 1, device: str = "cpu",
-                 drop_last: bool | None = None) -> DataLoader:
+def build_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    train: bool,
+    workers: int = 0,
+    kind: str = "torch",
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    device: str = "cpu",
+    drop_last: bool | None = None,
+) -> DataLoader:
     """A loader over `dataset` yielding contract batches; shuffled (and sharded when world_size > 1) for training."""
     sampler = None
     if world_size > 1:
         sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=train, seed=seed)
     generator = torch.Generator().manual_seed(seed * 1000 + rank)
-    common = {"batch_size": batch_size, "collate_fn": collate_batch, "pin_memory": device.startswith("cuda"),
-              "drop_last": train if drop_last is None else drop_last}
+    common = {
+        "batch_size": batch_size,
+        "collate_fn": collate_batch,
+        "pin_memory": device.startswith("cuda"),
+        "drop_last": train if drop_last is None else drop_last,
+    }
     if kind == "thread":
         from monai.data import ThreadDataLoader
 
-        return ThreadDataLoader(dataset, num_workers=workers, shuffle=train and sampler is None, sampler=sampler,
-                                generator=generator, **common)
-    return DataLoader(dataset, num_workers=workers, shuffle=train and sampler is None, sampler=sampler,
-                      generator=generator, worker_init_fn=seed_worker if workers else None,
-                      persistent_workers=workers > 0, **common)
+        return ThreadDataLoader(
+            dataset,
+            num_workers=workers,
+            shuffle=train and sampler is None,
+            sampler=sampler,
+            generator=generator,
+            **common,
+        )
+    return DataLoader(
+        dataset,
+        num_workers=workers,
+        shuffle=train and sampler is None,
+        sampler=sampler,
+        generator=generator,
+        worker_init_fn=seed_worker if workers else None,
+        persistent_workers=workers > 0,
+        **common,
+    )
 
 
 def move_to(batch: dict[str, object], device: torch.device | str) -> dict[str, object]:

@@ -29,19 +29,15 @@ import copy
 import datetime as dt
 import hashlib
 import hmac
-import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-SECRET_ENV = "MEDVLP_DEID_SECRET"
-MIN_SECRET_BYTES = 16
 DICOM_UID_ROOT = "1.2.840.10008."  # well-known UIDs of the standard itself (SOP classes, transfer syntaxes)
 
 # Basic profile actions per attribute (PS3.15 Table E.1-1, the subset that occurs in imaging exports).
@@ -305,26 +301,4 @@ def burned_in_annotation(ds: Dataset) -> bool:
     return str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES"
 
 
-def load_secret(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> bytes:
-    """The project secret: the file at `path` if given, else the environment variable MEDVLP_DEID_SECRET.
-
-    Trailing whitespace (a file's final newline) is stripped; at least 16 bytes are required, because a short
-    secret lets anyone recompute pseudonyms of guessed MRNs. Raises ValueError naming both options otherwise.
-    """
-    env = os.environ if env is None else env
-    how = f"set the environment variable {SECRET_ENV} or pass the path of a secret file"
-    if path is not None:
-        file = Path(path)
-        if not file.is_file():
-            raise ValueError(f"de-identification secret file {str(file)!r} does not exist; {how}")
-        secret, source = file.read_bytes().rstrip(), f"file {str(file)!r}"
-    elif env.get(SECRET_ENV):
-        secret, source = env[SECRET_ENV].encode().rstrip(), f"${SECRET_ENV}"
-    else:
-        raise ValueError(f"no de-identification secret: {how}")
-    if len(secret) < MIN_SECRET_BYTES:
-        raise ValueError(f"the de-identification secret from {source} is shorter than {MIN_SECRET_BYTES} bytes")
-    return secret
-
-
-__all__ = ["ACTIONS", "DeidPolicy", "Deidentifier", "burned_in_annotation", "load_secret"]
+__all__ = ["ACTIONS", "DeidPolicy", "Deidentifier", "burned_in_annotation"]

@@ -40,8 +40,12 @@ class StackGeometry:
     affine_lps: np.ndarray  # [4, 4] voxel (col i, row j, slice k) -> LPS mm, assuming the median gap
 
 
-def sort_slices(slices: list[SliceGeometry], spacing_tolerance: float = 0.1, max_gap_factor: float = 1.6,
-                max_tilt_degrees: float = 0.5) -> StackGeometry:
+def sort_slices(
+    slices: list[SliceGeometry],
+    spacing_tolerance: float = 0.1,
+    max_gap_factor: float = 1.6,
+    max_tilt_degrees: float = 0.5,
+) -> StackGeometry:
     """Order slices along their normal and check the stack; raise GeometryError for what cannot be resampled."""
     if len(slices) < 2:
         raise GeometryError("too_few_slices", f"{len(slices)} slice(s): a volume needs at least 2")
@@ -68,13 +72,18 @@ def sort_slices(slices: list[SliceGeometry], spacing_tolerance: float = 0.1, max
     cosines = np.clip((steps @ normal) / np.linalg.norm(steps, axis=1), -1, 1)
     tilt = float(np.degrees(np.arccos(cosines.min())))
     if tilt > max_tilt_degrees:
-        raise GeometryError("gantry_tilt", f"slices step {tilt:.1f} degrees off their normal (gantry tilt); "
-                                           f"limit ingest.max_tilt_degrees={max_tilt_degrees}")
+        raise GeometryError(
+            "gantry_tilt",
+            f"slices step {tilt:.1f} degrees off their normal (gantry tilt); "
+            f"limit ingest.max_tilt_degrees={max_tilt_degrees}",
+        )
     median = float(np.median(gaps))
     if gaps.max() > max_gap_factor * median:
         k = int(np.argmax(gaps))
-        raise GeometryError("missing_slices", f"gap of {gaps[k]:.2f} mm after slice {k} where the median is "
-                                              f"{median:.2f} mm (missing slices)")
+        raise GeometryError(
+            "missing_slices",
+            f"gap of {gaps[k]:.2f} mm after slice {k} where the median is {median:.2f} mm (missing slices)",
+        )
     uniform = bool(np.all(np.abs(gaps - median) <= spacing_tolerance * median))
     dr, dc = first.pixel_spacing
     affine = np.eye(4)

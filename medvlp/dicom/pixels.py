@@ -68,11 +68,6 @@ class PixelError(ValueError):
         self.reason = reason
 
 
-def read_dataset(path: str | Path) -> pydicom.Dataset:
-    """Read a whole file (header and pixels); the index has already bounded its size."""
-    return pydicom.dcmread(path)
-
-
 def decoded_pixels(ds: pydicom.Dataset) -> np.ndarray:
     """ds.pixel_array, with any decoder failure (codec missing, corrupt fragment) turned into a PixelError."""
     try:

@@ -24,8 +24,10 @@ def resolve_secret(env: str, file: str) -> bytes:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")
-        print(f"medvlp: created a de-identification secret in {path} (keep it private; set ${env} to override)",
-              file=sys.stderr)
+        print(
+            f"medvlp: created a de-identification secret in {path} (keep it private; set ${env} to override)",
+            file=sys.stderr,
+        )
     value = path.read_text().strip()
     if len(value) < 16:
         raise ValueError(f"{path}: the de-identification secret is shorter than 16 characters; write a longer one")

@@ -64,8 +64,12 @@ def decide(series: SeriesInfo, cfg: IngestConfig) -> Decision:
     if not kind or kind not in cfg.modalities:
         return Decision(False, "skipped", "modality_not_selected", f"modality {series.modality or '?'}")
     if series.burned_in and not cfg.allow_burned_in:
-        return Decision(False, "quarantined", "burned_in_annotation",
-                        "BurnedInAnnotation is YES: PHI may be in the pixels (ingest.allow_burned_in=true to keep)")
+        return Decision(
+            False,
+            "quarantined",
+            "burned_in_annotation",
+            "BurnedInAnnotation is YES: PHI may be in the pixels (ingest.allow_burned_in=true to keep)",
+        )
     if kind == "cxr":
         view = _view(series)
         if view in LATERAL_VIEWS or view not in cfg.cxr_views:
@@ -77,11 +81,16 @@ def decide(series: SeriesInfo, cfg: IngestConfig) -> Decision:
         return Decision(False, "skipped", "not_axial", "slices are not axial")
     lo, hi = cfg.ct_slice_thickness
     if not lo <= series.thickness <= hi:
-        return Decision(False, "skipped", "slice_thickness",
-                        f"SliceThickness {series.thickness} mm outside ingest.ct_slice_thickness [{lo}, {hi}]")
+        return Decision(
+            False,
+            "skipped",
+            "slice_thickness",
+            f"SliceThickness {series.thickness} mm outside ingest.ct_slice_thickness [{lo}, {hi}]",
+        )
     if series.n_files < cfg.ct_min_slices:
-        return Decision(False, "skipped", "too_few_slices",
-                        f"{series.n_files} slices < ingest.ct_min_slices={cfg.ct_min_slices}")
+        return Decision(
+            False, "skipped", "too_few_slices", f"{series.n_files} slices < ingest.ct_min_slices={cfg.ct_min_slices}"
+        )
     return Decision(True)
 
 
@@ -103,6 +112,10 @@ def select(series: list[SeriesInfo], cfg: IngestConfig) -> dict[str, Decision]:
             by_study[(s.study_uid, kind_of(s))].append(s)
     for group in by_study.values():
         for s in sorted(group, key=lambda s: (_rank(s), s.series_uid))[1:]:
-            decisions[s.series_uid] = Decision(False, "skipped", "not_best_series_in_study",
-                                               "another series of the study was chosen (ingest.one_series_per_study)")
+            decisions[s.series_uid] = Decision(
+                False,
+                "skipped",
+                "not_best_series_in_study",
+                "another series of the study was chosen (ingest.one_series_per_study)",
+            )
     return decisions

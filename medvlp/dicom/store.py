@@ -42,8 +42,9 @@ class IngestStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path)
-        cols = ", ".join(f"{c} {'INTEGER' if c in _INTS else 'REAL' if c in _REALS else 'TEXT'}"
-                         for c in FileEntry.columns())
+        cols = ", ".join(
+            f"{c} {'INTEGER' if c in _INTS else 'REAL' if c in _REALS else 'TEXT'}" for c in FileEntry.columns()
+        )
         self.db.executescript(f"""
             CREATE TABLE IF NOT EXISTS files ({cols}, PRIMARY KEY (path));
             CREATE INDEX IF NOT EXISTS files_series ON files (series_uid);
@@ -87,23 +88,48 @@ class IngestStore:
         self.db.executemany(
             "UPDATE files SET status = ?, reason = 'duplicate_sop_instance', "
             "message = 'same SOP Instance UID as another file; the first path in sorted order is used' "
-            "WHERE path = ?", ((QUARANTINED, p) for p in dupes))
+            "WHERE path = ?",
+            ((QUARANTINED, p) for p in dupes),
+        )
         self.db.commit()
         return len(dupes)
 
     def series(self) -> Iterator[SeriesInfo]:
         """Series of the files still in play, in a stable order."""
-        query = ("SELECT series_uid, study_uid, patient_id, accession, modality, path, view, image_type, "
-                 "orientation, slice_thickness, series_description, burned_in, rows * cols FROM files "
-                 "WHERE status = ? ORDER BY series_uid, path")
+        query = (
+            "SELECT series_uid, study_uid, patient_id, accession, modality, path, view, image_type, "
+            "orientation, slice_thickness, series_description, burned_in, rows * cols FROM files "
+            "WHERE status = ? ORDER BY series_uid, path"
+        )
         current: SeriesInfo | None = None
-        for (uid, study, patient, acc, modality, _path, view, itype, orient, thick, desc, burned,
-             pixels) in self.db.execute(query, (OK,)):
+        for (
+            uid,
+            study,
+            patient,
+            acc,
+            modality,
+            _path,
+            view,
+            itype,
+            orient,
+            thick,
+            desc,
+            burned,
+            pixels,
+        ) in self.db.execute(query, (OK,)):
             if current is None or current.series_uid != uid:
                 if current is not None:
                     yield current
-                current = SeriesInfo(uid, study, patient, acc, modality, thickness=float(thick or 0),
-                                     description=desc, pixels=int(pixels or 0))
+                current = SeriesInfo(
+                    uid,
+                    study,
+                    patient,
+                    acc,
+                    modality,
+                    thickness=float(thick or 0),
+                    description=desc,
+                    pixels=int(pixels or 0),
+                )
             current.n_files += 1
             current.views.add(view)
             current.image_types.add(itype)
@@ -122,17 +148,26 @@ class IngestStore:
         row = self.db.execute("SELECT status FROM series WHERE series_uid = ?", (series_uid,)).fetchone()
         return None if row is None else str(row[0])
 
-    def set_series(self, series_uid: str, status: str, reason: str = "", message: str = "",
-                   rows: list[dict[str, object]] | None = None) -> None:
+    def set_series(
+        self,
+        series_uid: str,
+        status: str,
+        reason: str = "",
+        message: str = "",
+        rows: list[dict[str, object]] | None = None,
+    ) -> None:
         """Record a series' fate and carry it to its files, in one transaction (so a crash leaves none half done)."""
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?)", (series_uid, status, reason, message))
-            self.db.execute("UPDATE files SET status = ?, reason = ?, message = ? WHERE series_uid = ? AND status = ?",
-                            (status, reason, message, series_uid, OK))
+            self.db.execute(
+                "UPDATE files SET status = ?, reason = ?, message = ? WHERE series_uid = ? AND status = ?",
+                (status, reason, message, series_uid, OK),
+            )
             self.db.execute("DELETE FROM rows WHERE series_uid = ?", (series_uid,))
             for row in rows or []:
-                self.db.execute("INSERT INTO rows VALUES (?, ?, ?)",
-                                (row["sample_id"], series_uid, json.dumps(row, sort_keys=True)))
+                self.db.execute(
+                    "INSERT INTO rows VALUES (?, ?, ?)", (row["sample_id"], series_uid, json.dumps(row, sort_keys=True))
+                )
 
     def manifest_rows(self) -> list[dict[str, object]]:
         return [json.loads(r[0]) for r in self.db.execute("SELECT row FROM rows ORDER BY sample_id")]
@@ -148,6 +183,16 @@ class IngestStore:
         return found
 
 
-_INTS = {"size", "rows", "cols", "frames", "samples", "bits_allocated", "instance_number", "bits_stored",
-         "pixel_representation", "pixel_offset"}
+_INTS = {
+    "size",
+    "rows",
+    "cols",
+    "frames",
+    "samples",
+    "bits_allocated",
+    "instance_number",
+    "bits_stored",
+    "pixel_representation",
+    "pixel_offset",
+}
 _REALS = {"slice_thickness", "rescale_slope", "rescale_intercept"}

@@ -12,8 +12,16 @@ from dataclasses import dataclass, field
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "exam": ("EXAM", "EXAMINATION", "PROCEDURE", "STUDY"),
-    "indication": ("INDICATION", "INDICATIONS", "CLINICAL HISTORY", "HISTORY", "CLINICAL INFORMATION",
-                   "REASON FOR EXAM", "REASON FOR EXAMINATION", "CLINICAL INDICATION"),
+    "indication": (
+        "INDICATION",
+        "INDICATIONS",
+        "CLINICAL HISTORY",
+        "HISTORY",
+        "CLINICAL INFORMATION",
+        "REASON FOR EXAM",
+        "REASON FOR EXAMINATION",
+        "CLINICAL INDICATION",
+    ),
     "technique": ("TECHNIQUE", "PROTOCOL"),
     "comparison": ("COMPARISON", "COMPARISONS", "PRIOR", "PRIORS"),
     "findings": ("FINDINGS", "FINDING", "REPORT", "DESCRIPTION"),

@@ -49,8 +49,10 @@ def test_ct_volume_is_ras_at_target_spacing_and_keeps_world_position():
 def test_uneven_slices_resampled():
     frames = _phantom_frames()
     g, img = frames[5]
-    frames[5] = (SliceGeometry((g.position[0], g.position[1], g.position[2] + 1.2), g.orientation, g.pixel_spacing,
-                               g.shape), img)
+    frames[5] = (
+        SliceGeometry((g.position[0], g.position[1], g.position[2] + 1.2), g.orientation, g.pixel_spacing, g.shape),
+        img,
+    )
     vol, affine, facts = ct_volume(frames, (2.0, 2.0, 4.0))
     assert facts.resampled_slices
     assert np.allclose(_world_of_max(vol, affine), [15.0, -5.0, 35.0], atol=3)

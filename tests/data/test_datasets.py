@@ -16,8 +16,15 @@ from medvlp.data.manifest import read_manifest
 from medvlp.data.transforms.gpu import DeviceAugment, DeviceAugmentConfig
 from medvlp.knowledge import load_graph
 
-CFG = ["data.cxr_size=64", "data.ct_size=[48, 48]", "data.ct_max_depth=24", "data.max_tokens=48",
-       "text.laterality_swap=0.5", "text.synonym_swap=0.3", "text.knowledge_append=0.5"]
+CFG = [
+    "data.cxr_size=64",
+    "data.ct_size=[48, 48]",
+    "data.ct_max_depth=24",
+    "data.max_tokens=48",
+    "text.laterality_swap=0.5",
+    "text.synonym_swap=0.3",
+    "text.knowledge_append=0.5",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +32,17 @@ def graph():
     return load_graph()
 
 
-def _batches(tiny_dataset: Path, tokenizer, graph, modality: str, kind: str, train: bool, seed: int = 0,
-             extra: tuple[str, ...] = (), tmp: Path | None = None) -> list[dict]:
+def _batches(
+    tiny_dataset: Path,
+    tokenizer,
+    graph,
+    modality: str,
+    kind: str,
+    train: bool,
+    seed: int = 0,
+    extra: tuple[str, ...] = (),
+    tmp: Path | None = None,
+) -> list[dict]:
     cfg = load_config([], [*CFG, f"data.dataset={kind}", *extra, *([f"data.cache_dir={tmp}"] if tmp else [])])
     df = read_manifest(tiny_dataset / "manifest.parquet")
     ds, _ = make_dataset(df, tiny_dataset, cfg.data, cfg.text, graph, tokenizer, modality, None, train)
@@ -71,8 +87,9 @@ def test_cached_equals_uncached(tiny_dataset, tiny_tokenizer, graph, kind, tmp_p
 
 def test_persistent_cache_is_keyed_by_pipeline_and_holds_no_pickle(tiny_dataset, tiny_tokenizer, graph, tmp_path):
     _batches(tiny_dataset, tiny_tokenizer, graph, "cxr", "persistent", train=False, tmp=tmp_path)
-    _batches(tiny_dataset, tiny_tokenizer, graph, "cxr", "persistent", train=False, tmp=tmp_path,
-             extra=("data.cxr_size=32",))
+    _batches(
+        tiny_dataset, tiny_tokenizer, graph, "cxr", "persistent", train=False, tmp=tmp_path, extra=("data.cxr_size=32",)
+    )
     folders = sorted(p for p in tmp_path.iterdir() if p.is_dir())
     assert len(folders) == 2  # a changed pipeline gets its own cache
     files = [p for f in folders for p in f.iterdir()]
@@ -91,8 +108,16 @@ def test_same_seed_same_batches(tiny_dataset, tiny_tokenizer, graph):
 
 
 def test_flips_only_with_swapped_reports(tiny_dataset, tiny_tokenizer, graph):
-    batches = _batches(tiny_dataset, tiny_tokenizer, graph, "cxr", "plain", train=True, seed=1,
-                       extra=("text.laterality_swap=1.0", "text.synonym_swap=0", "text.knowledge_append=0"))
+    batches = _batches(
+        tiny_dataset,
+        tiny_tokenizer,
+        graph,
+        "cxr",
+        "plain",
+        train=True,
+        seed=1,
+        extra=("text.laterality_swap=1.0", "text.synonym_swap=0", "text.knowledge_append=0"),
+    )
     evals = _batches(tiny_dataset, tiny_tokenizer, graph, "cxr", "plain", train=False)
     assert all(b["flip"].all() for b in batches) and not any(b["flip"].any() for b in evals)
     swapped = [tiny_tokenizer.decode(t, skip_special_tokens=True) for b in batches for t in b["text_ids"]]

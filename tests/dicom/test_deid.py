@@ -25,11 +25,9 @@ from medvlp.data.synthetic.dicom_write import (
 from medvlp.data.synthetic.patients import Patient, make_patient
 from medvlp.dicom.deid import (
     ACTIONS,
-    SECRET_ENV,
     Deidentifier,
     DeidPolicy,
     burned_in_annotation,
-    load_secret,
 )
 
 SECRET = b"test-secret-0123456789abcdef"
@@ -272,19 +270,3 @@ def test_burned_in_annotation():
     assert burned_in_annotation(ds)
     ds.BurnedInAnnotation = "NO"
     assert not burned_in_annotation(ds)
-
-
-def test_load_secret(tmp_path):
-    assert load_secret(env={SECRET_ENV: "s" * 20}) == b"s" * 20
-    file = tmp_path / "secret"
-    file.write_bytes(b"f" * 32 + b"\n")
-    assert load_secret(file, env={SECRET_ENV: "s" * 20}) == b"f" * 32  # an explicit file wins
-    with pytest.raises(ValueError, match=SECRET_ENV) as err:
-        load_secret(env={})
-    assert "path" in str(err.value)
-    with pytest.raises(ValueError, match="does not exist"):
-        load_secret(tmp_path / "missing", env={})
-    with pytest.raises(ValueError, match="shorter"):
-        load_secret(env={SECRET_ENV: "short"})
-    with pytest.raises(ValueError):
-        DeidPolicy(secret=b"")

@@ -203,4 +203,3 @@ def test_spans_agree_with_split_sentences():
             for name in parsed.order
         }
         assert mine == theirs, text
-

@@ -15,8 +15,11 @@ def test_csv_jsonl_and_folder(tmp_path: Path):
     (tmp_path / "txt").mkdir()
     (tmp_path / "txt/A2.txt").write_text("FINDINGS: ok")
     got = load_reports([tmp_path / "r.csv", tmp_path / "r.jsonl", tmp_path / "txt"])
-    assert got == {("accession", "A1"): "FINDINGS: clear,\nno effusion.", ("study_uid", "1.2.3"): "IMPRESSION: normal",
-                   ("accession", "A2"): "FINDINGS: ok"}
+    assert got == {
+        ("accession", "A1"): "FINDINGS: clear,\nno effusion.",
+        ("study_uid", "1.2.3"): "IMPRESSION: normal",
+        ("accession", "A2"): "FINDINGS: ok",
+    }
 
 
 def test_missing_columns_named(tmp_path: Path):

@@ -123,28 +123,52 @@ def sample_anatomy(rng: np.random.Generator, cv: Canvas) -> Anatomy:
     y_post = y_front + (1 + belly) * fat + musc_ant + 2 * bc
     an = Anatomy(bx, y_post, top - m_top, length, ac, bc, fat, musc, musc_ant, musc_post, belly)
     an.hu = {
-        "fat": u(-108, -86), "muscle": u(41, 50), "lung": u(-905, -882), "lung_grad": u(25, 60),
-        "blood": u(37, 46), "liver": u(54, 62), "spleen": u(45, 50), "kidney": u(32, 38),
-        "bone": u(220, 320), "cortex": u(700, 1000), "cartilage": u(90, 170), "bile": u(2, 14),
+        "fat": u(-108, -86),
+        "muscle": u(41, 50),
+        "lung": u(-905, -882),
+        "lung_grad": u(25, 60),
+        "blood": u(37, 46),
+        "liver": u(54, 62),
+        "spleen": u(45, 50),
+        "kidney": u(32, 38),
+        "bone": u(220, 320),
+        "cortex": u(700, 1000),
+        "cartilage": u(90, 170),
+        "bile": u(2, 14),
     }
     an.lv = {"carina": u(0.28, 0.33), "arch": u(0.19, 0.23), "heart": u(0.47, 0.52)}
     an.lv["dome_r"] = u(0.62, 0.69)
     an.lv["dome_l"] = an.lv["dome_r"] + u(0.02, 0.06)
     an.lv["kid_r"], an.lv["kid_l"] = u(0.98, 1.05), u(0.93, 0.99)
     e = an.extra
-    e.update(dome_z_right=float(an.z(an.lv["dome_r"])), dome_z_left=float(an.z(an.lv["dome_l"])),
-             dome_x_right=bx - u(0.38, 0.5) * ac, dome_x_left=bx + u(0.38, 0.5) * ac,
-             dome_y=y_post - u(1.05, 1.3) * bc, dome_kx=u(0.008, 0.012), dome_ky=u(0.004, 0.006),
-             apex_k=u(0.24, 0.32), apex_x=u(0.38, 0.48) * ac, apex_dy=u(0.1, 0.3) * bc, gutter=u(12, 22),
-             pect=u(0, 8),
-             apex_dz_l=u(-8, 4), tdia=u(3.5, 5.5), liver_h=u(135, 175) * length / 300,
-             w_ant=u(4, 12), w_top=u(20, 30), spine_a=u(14, 17), spine_b=u(11, 13.5))
+    e.update(
+        dome_z_right=float(an.z(an.lv["dome_r"])),
+        dome_z_left=float(an.z(an.lv["dome_l"])),
+        dome_x_right=bx - u(0.38, 0.5) * ac,
+        dome_x_left=bx + u(0.38, 0.5) * ac,
+        dome_y=y_post - u(1.05, 1.3) * bc,
+        dome_kx=u(0.008, 0.012),
+        dome_ky=u(0.004, 0.006),
+        apex_k=u(0.24, 0.32),
+        apex_x=u(0.38, 0.48) * ac,
+        apex_dy=u(0.1, 0.3) * bc,
+        gutter=u(12, 22),
+        pect=u(0, 8),
+        apex_dz_l=u(-8, 4),
+        tdia=u(3.5, 5.5),
+        liver_h=u(135, 175) * length / 300,
+        w_ant=u(4, 12),
+        w_top=u(20, 30),
+        spine_a=u(14, 17),
+        spine_b=u(11, 13.5),
+    )
     return an
 
 
 # ---- drawing ---------------------------------------------------------------------------------------------------
-def ellipse_cover(b: Box, cx: float, cy: np.ndarray | float, a: np.ndarray | float, bb: np.ndarray | float,
-                  px: float, p: float = 2.0) -> np.ndarray:
+def ellipse_cover(
+    b: Box, cx: float, cy: np.ndarray | float, a: np.ndarray | float, bb: np.ndarray | float, px: float, p: float = 2.0
+) -> np.ndarray:
     """Coverage of the (super)ellipse |x/a|^p + |y/b|^p < 1 per slice; a, b, cy may vary with z ([nz, 1, 1])."""
     u = np.abs((b.x - F32(cx)) / np.asarray(a, F32)) ** F32(p)  # [nz|1, 1, nx]
     v = np.abs((b.y - np.asarray(cy, F32)) / np.asarray(bb, F32)) ** F32(p)  # [nz|1, ny, 1]
@@ -167,8 +191,12 @@ def draw_body(cv: Canvas, an: Anatomy, tex: np.ndarray, fr: tuple[np.ndarray, ..
     vv = np.linspace(-1, 1, 256)[None, :]  # [1, 256]
     ant, post, h2 = np.clip(-vv, 0, 1), np.clip(vv, 0, 1), 1 - vv**2
     pect = an.extra["pect"] * (1 - ss(0.25, 0.5, t))
-    musc = (an.musc + (an.musc_ant - an.musc) * ant**2 + (an.musc_post - an.musc) * post**3
-            + (38 * (1 - ss(-0.02, 0.28, t)) + 1.2 * pect * ant) * h2)  # [D, 256]
+    musc = (
+        an.musc
+        + (an.musc_ant - an.musc) * ant**2
+        + (an.musc_post - an.musc) * post**3
+        + (38 * (1 - ss(-0.02, 0.28, t)) + 1.2 * pect * ant) * h2
+    )  # [D, 256]
     fat = an.fat * (1 + 0.3 * h2) * (1 + an.belly * ss(0.55, 1.0, t) * ant**2) * (1 - 0.4 * post**2)
     px = cv.px
     luts = [((m / px) + 0.5).astype(F32).ravel() for m in (musc + fat, musc + fat - 2, musc)]
@@ -265,8 +293,9 @@ def below_dome(cv: Canvas, an: Anatomy, b: Box, side: str = "both", margin: floa
     return soft(cv.zs[b.sl[0]][:, None, None] - zd.astype(F32), F32(cv.thick))
 
 
-def draw_abdomen(rng: np.random.Generator, cv: Canvas, an: Anatomy, tex: np.ndarray, fr: tuple[np.ndarray, ...]
-                 ) -> None:
+def draw_abdomen(
+    rng: np.random.Generator, cv: Canvas, an: Anatomy, tex: np.ndarray, fr: tuple[np.ndarray, ...]
+) -> None:
     """Liver (with gallbladder), spleen, stomach, kidneys in perirenal fat, psoas; all kept inside the cavity."""
     u, e, hu = rng.uniform, an.extra, an.hu
 
@@ -316,8 +345,11 @@ def draw_abdomen(rng: np.random.Generator, cv: Canvas, an: Anatomy, tex: np.ndar
             cv.paint(b2, al2 * below_dome(cv, an, b2, "left", e["tdia"] + 4), content, None, only=lut((BODY,)))
     # kidneys in perirenal fat, hilum facing anteromedially
     for side, code in ((-1, KIDNEY_R), (1, KIDNEY_L)):
-        kc = (an.bx + side * u(0.42, 0.52) * an.ac, an.y_post - u(22, 32),
-              float(an.z(an.lv["kid_r" if side < 0 else "kid_l"])))
+        kc = (
+            an.bx + side * u(0.42, 0.52) * an.ac,
+            an.y_post - u(22, 32),
+            float(an.z(an.lv["kid_r" if side < 0 else "kid_l"])),
+        )
         axes = _tilted_axes((-side * u(0.1, 0.25), u(0.1, 0.25), 1.0), side * np.deg2rad(u(25, 45)))
         rk = np.array([u(48, 58), u(24, 29), u(20, 25)])
         b, al = cv.ellipsoid(kc, tuple(rk + u(4, 11)), axes)

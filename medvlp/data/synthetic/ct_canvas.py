@@ -47,8 +47,13 @@ def lut(codes: tuple[int, ...] | list[int]) -> np.ndarray:
 class Canvas:
     """The HU and label volumes being painted, with their LPS sample coordinates."""
 
-    def __init__(self, shape: tuple[int, int, int], spacing: tuple[float, float, float],
-                 origin: tuple[float, float, float], thickness: float) -> None:
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        spacing: tuple[float, float, float],
+        origin: tuple[float, float, float],
+        thickness: float,
+    ) -> None:
         self.shape = tuple(int(s) for s in shape)
         self.dz, self.dy, self.dx = (float(s) for s in spacing)
         self.ox, self.oy, self.oz = (float(o) for o in origin)
@@ -67,8 +72,9 @@ class Canvas:
     def _span(lo: float, hi: float, o: float, d: float, n: int) -> tuple[int, int]:
         return max(int(np.floor((lo - o) / d)), 0), min(int(np.ceil((hi - o) / d)) + 1, n)
 
-    def box(self, lo: tuple[float, float, float], hi: tuple[float, float, float], ns: int = 1,
-            slab: float | None = None) -> Box | None:
+    def box(
+        self, lo: tuple[float, float, float], hi: tuple[float, float, float], ns: int = 1, slab: float | None = None
+    ) -> Box | None:
         """The window covering LPS mm [lo, hi] (x, y, z); None when it misses the volume.
 
         With ns > 1 each slice carries ns evenly spaced sub-samples across its slab (default: the slice thickness).
@@ -83,8 +89,13 @@ class Canvas:
         if ns > 1:  # sub-slice sample positions across the slab of each slice
             sub = ((np.arange(ns) + 0.5) / ns - 0.5) * (self.thick if slab is None else slab)
             z = (z[:, None] + sub[None, :]).reshape(-1)  # [nz, ns] -> [nz * ns]
-        return Box((slice(z0, z1), slice(y0, y1), slice(x0, x1)), z.astype(F32)[:, None, None],
-                   self.ys[None, y0:y1, None], self.xs[None, None, x0:x1], ns)
+        return Box(
+            (slice(z0, z1), slice(y0, y1), slice(x0, x1)),
+            z.astype(F32)[:, None, None],
+            self.ys[None, y0:y1, None],
+            self.xs[None, None, x0:x1],
+            ns,
+        )
 
     def full(self) -> Box:
         return self.box((-1e9, -1e9, -1e9), (1e9, 1e9, 1e9))  # type: ignore[return-value]
@@ -92,8 +103,11 @@ class Canvas:
     def index(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest voxel index [N, 3] (d, h, w) of LPS points [N, 3] (x, y, z), and whether it lies inside."""
         p = np.asarray(pts, np.float64).reshape(-1, 3)
-        idx = np.rint(np.stack([(p[:, 2] - self.oz) / self.dz, (p[:, 1] - self.oy) / self.dy,
-                                (p[:, 0] - self.ox) / self.dx], axis=1)).astype(np.int64)
+        idx = np.rint(
+            np.stack(
+                [(p[:, 2] - self.oz) / self.dz, (p[:, 1] - self.oy) / self.dy, (p[:, 0] - self.ox) / self.dx], axis=1
+            )
+        ).astype(np.int64)
         ok = np.all((idx >= 0) & (idx < np.asarray(self.shape)), axis=1)
         return np.clip(idx, 0, np.asarray(self.shape) - 1), ok
 
@@ -103,8 +117,16 @@ class Canvas:
         return np.where(ok, self.lab[idx[:, 0], idx[:, 1], idx[:, 2]], 0)
 
     # ---- painting ------------------------------------------------------------------------------------------------
-    def paint(self, box: Box, alpha: np.ndarray, value: float | np.ndarray, label: int | None = None,
-              thresh: float = 0.5, only: np.ndarray | None = None, relabel: np.ndarray | None = None) -> np.ndarray:
+    def paint(
+        self,
+        box: Box,
+        alpha: np.ndarray,
+        value: float | np.ndarray,
+        label: int | None = None,
+        thresh: float = 0.5,
+        only: np.ndarray | None = None,
+        relabel: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Blend `value` into the window with coverage alpha; relabel where alpha > thresh. Returns the alpha used.
 
         only: a label look-up table (see `lut`) restricting where paint may land (e.g. vessels stay in the lung);
@@ -122,8 +144,14 @@ class Canvas:
             lab[m] = label
         return alpha
 
-    def quadric(self, c: tuple[float, float, float], r: tuple[float, float, float], axes: np.ndarray | None = None,
-                ns: int = 1, pad: float = 0.0) -> tuple[Box, np.ndarray, np.ndarray] | tuple[None, None, None]:
+    def quadric(
+        self,
+        c: tuple[float, float, float],
+        r: tuple[float, float, float],
+        axes: np.ndarray | None = None,
+        ns: int = 1,
+        pad: float = 0.0,
+    ) -> tuple[Box, np.ndarray, np.ndarray] | tuple[None, None, None]:
         """q = sum (u_i / r_i)^2 of an ellipsoid (u along the rows of `axes`) on its box, and q's change per voxel."""
         e = np.eye(3) if axes is None else np.asarray(axes, np.float64)
         r = np.asarray(r, np.float64)
@@ -136,9 +164,14 @@ class Canvas:
         dq = np.sqrt(sum((g * F32(hh)) ** 2 for g, hh in zip(grad, h, strict=True))) + F32(1e-6)
         return b, q, dq
 
-    def ellipsoid(self, c: tuple[float, float, float], r: tuple[float, float, float],
-                  axes: np.ndarray | None = None, ns: int = 1, blur: float = 0.0
-                  ) -> tuple[Box, np.ndarray] | tuple[None, None]:
+    def ellipsoid(
+        self,
+        c: tuple[float, float, float],
+        r: tuple[float, float, float],
+        axes: np.ndarray | None = None,
+        ns: int = 1,
+        blur: float = 0.0,
+    ) -> tuple[Box, np.ndarray] | tuple[None, None]:
         """Coverage of an ellipsoid (centre c, semi-axes r along the rows of `axes`, LPS); blur widens the edge (mm)."""
         b, q, dq = self.quadric(c, r, axes, ns, pad=blur)
         if b is None:
@@ -219,8 +252,9 @@ def _quadric(b: Box, c, r: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, list[
     return q, grad
 
 
-def polyline_points(ctrl: np.ndarray, radii: np.ndarray, step: float = 1.0, smooth: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def polyline_points(
+    ctrl: np.ndarray, radii: np.ndarray, step: float = 1.0, smooth: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Sample a (Catmull-Rom smoothed) polyline through control points [K, 3] every ~step mm, with radii."""
     ctrl, radii = np.asarray(ctrl, np.float64), np.asarray(radii, np.float64)
     if smooth and len(ctrl) > 2:
@@ -229,8 +263,15 @@ def polyline_points(ctrl: np.ndarray, radii: np.ndarray, step: float = 1.0, smoo
         segs = []
         for i in range(1, len(p) - 2):  # uniform Catmull-Rom between p[i] and p[i+1]
             p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
-            segs.append(0.5 * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                               + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3))
+            segs.append(
+                0.5
+                * (
+                    2 * p1
+                    + (-p0 + p2) * t
+                    + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                    + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
+                )
+            )
         dense = np.vstack([*segs, ctrl[-1:]])
         rad = np.interp(np.linspace(0, len(ctrl) - 1, len(dense)), np.arange(len(ctrl)), radii)
     else:
@@ -243,8 +284,9 @@ def polyline_points(ctrl: np.ndarray, radii: np.ndarray, step: float = 1.0, smoo
     return pts, np.interp(u, s, rad)
 
 
-def segment_points(a: np.ndarray, b: np.ndarray, r: np.ndarray, step: np.ndarray | float
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def segment_points(
+    a: np.ndarray, b: np.ndarray, r: np.ndarray, step: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sample straight segments a[i] -> b[i] every ~step: points [M, 3], their radii and the length each carries."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     length = np.linalg.norm(b - a, axis=1)

@@ -67,8 +67,9 @@ def draw_spine(cv: Canvas, an: Anatomy, tex: np.ndarray) -> None:
     r = np.sqrt(x**2 + (y - yc) ** 2)
     ring = soft(np.abs(r - rc - 3) - 3, F32(cv.px)) * (y > yc - rc - 2)
     spin = soft((np.sqrt((x / 3.5) ** 2 + ((y - yc - rc - 17) / 15) ** 2) - 1) * 4, F32(cv.px))
-    trans = soft((np.sqrt(((np.abs(x) - 21) / 13) ** 2 + ((y - yc + 1 - 0.25 * (np.abs(x) - 8)) / 4.5) ** 2) - 1) * 4,
-                 F32(cv.px))
+    trans = soft(
+        (np.sqrt(((np.abs(x) - 21) / 13) ** 2 + ((y - yc + 1 - 0.25 * (np.abs(x) - 8)) / 4.5) ** 2) - 1) * 4, F32(cv.px)
+    )
     cov = np.maximum(np.maximum(ring, spin), trans)[None] * cp  # [nz, ny, nx]
     cv.paint(b, cov, F32(0.6 * hu["cortex"] + 0.4 * hu["bone"]), BONE)
     canal = soft(r - rc, F32(cv.px))[None]
@@ -131,10 +132,14 @@ def draw_ribcage(rng: np.random.Generator, cv: Canvas, an: Anatomy, fr: tuple[np
     # clavicles: S-shaped bars from the manubrium out to the shoulders
     for side in (-1, 1):
         a0, b0, y0 = (float(v) for v in an.cavity(np.array(an.z(0.05))))
-        ctrl = np.array([[an.bx + side * 14, y0 - b0 - 10, an.z(0.09)],
-                         [an.bx + side * 0.55 * a0, y0 - b0 - 18, an.z(0.04)],
-                         [an.bx + side * (a0 + 25), y0 - 0.3 * b0, an.z(-0.02)],
-                         [an.bx + side * (a0 + 45), y0, an.z(-0.03)]])
+        ctrl = np.array(
+            [
+                [an.bx + side * 14, y0 - b0 - 10, an.z(0.09)],
+                [an.bx + side * 0.55 * a0, y0 - b0 - 18, an.z(0.04)],
+                [an.bx + side * (a0 + 25), y0 - 0.3 * b0, an.z(-0.02)],
+                [an.bx + side * (a0 + 45), y0, an.z(-0.03)],
+            ]
+        )
         pts, rad = polyline_points(ctrl, np.full(4, u(5.5, 7.0)), step=1.5)
         bb_, al = cv.balls(pts, rad)
         if bb_ is not None:
@@ -151,10 +156,20 @@ class Mediastinum:
     heart_c: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
 
-def _tube(cv: Canvas, ctrl: list, radii: list, value: float, label: int | None, only: np.ndarray | None = None,
-          halo: float = 0.0, halo_value: float = -95.0, thresh: float = 0.5) -> None:
-    pts, rad = polyline_points(np.asarray(ctrl, np.float64), np.asarray(radii, np.float64),
-                               step=float(np.clip(0.5 * min(radii), 0.5, 5.0)))
+def _tube(
+    cv: Canvas,
+    ctrl: list,
+    radii: list,
+    value: float,
+    label: int | None,
+    only: np.ndarray | None = None,
+    halo: float = 0.0,
+    halo_value: float = -95.0,
+    thresh: float = 0.5,
+) -> None:
+    pts, rad = polyline_points(
+        np.asarray(ctrl, np.float64), np.asarray(radii, np.float64), step=float(np.clip(0.5 * min(radii), 0.5, 5.0))
+    )
     if halo > 0:  # a fat sleeve carved out of the lung
         b, al = cv.balls(pts, rad + halo)
         if b is not None:
@@ -164,8 +179,9 @@ def _tube(cv: Canvas, ctrl: list, radii: list, value: float, label: int | None, 
         cv.paint(b, al, F32(value), label, thresh, only=only)
 
 
-def draw_mediastinum(rng: np.random.Generator, cv: Canvas, an: Anatomy, pericardial_mm: float | None,
-                     pericardial_hu: float) -> Mediastinum:
+def draw_mediastinum(
+    rng: np.random.Generator, cv: Canvas, an: Anatomy, pericardial_mm: float | None, pericardial_hu: float
+) -> Mediastinum:
     """Mediastinal fat, heart (with a pericardial effusion of the given thickness), vessels, airways, oesophagus."""
     u, e, hu = rng.uniform, an.extra, an.hu
     med = Mediastinum()
@@ -196,13 +212,18 @@ def draw_mediastinum(rng: np.random.Generator, cv: Canvas, an: Anatomy, pericard
     ant = np.array([-0.3, -1.0, -0.1]) - axes[0] * np.dot([-0.3, -1.0, -0.1], axes[0])
     ant /= np.linalg.norm(ant)
     eye = np.eye(3)
-    parts = [(c, r * [1, 0.9, 0.85], axes), (c + 0.3 * r[1] * ant - 0.05 * r[0] * axes[0], r * [0.8, 0.7, 0.6], axes),
-             (c - 0.45 * r[0] * axes[0] + [-0.45 * r[1], 0, 0.1 * r[0]], r * [0.5, 0.55, 0.6], eye),
-             (c - 0.55 * r[0] * axes[0] + [0, 0.45 * r[1], 0.15 * r[0]], np.array([35, 22, 25]) * hs, eye)]
+    parts = [
+        (c, r * [1, 0.9, 0.85], axes),
+        (c + 0.3 * r[1] * ant - 0.05 * r[0] * axes[0], r * [0.8, 0.7, 0.6], axes),
+        (c - 0.45 * r[0] * axes[0] + [-0.45 * r[1], 0, 0.1 * r[0]], r * [0.5, 0.55, 0.6], eye),
+        (c - 0.55 * r[0] * axes[0] + [0, 0.45 * r[1], 0.15 * r[0]], np.array([35, 22, 25]) * hs, eye),
+    ]
     epi, t_eff = u(2, 6), float(pericardial_mm or 0.0)
     low = c[2] - hz
-    for pc, pr in (((xh - 0.8 * r[1], yh - 18, low + 10), (u(15, 30), u(15, 25), u(10, 20))),
-                   ((xh + 0.6 * r[0], yh - 28, low + 8), (u(15, 30), u(15, 25), u(10, 20)))):
+    for pc, pr in (
+        ((xh - 0.8 * r[1], yh - 18, low + 10), (u(15, 30), u(15, 25), u(10, 20))),
+        ((xh + 0.6 * r[0], yh - 28, low + 8), (u(15, 30), u(15, 25), u(10, 20))),
+    ):
         bb_, al = cv.ellipsoid(pc, pr)
         if bb_ is not None:
             cv.paint(bb_, al * _above(cv, an, bb_), F32(hu["fat"] + 5), FAT, only=LUNG_LIKE)
@@ -212,8 +233,10 @@ def draw_mediastinum(rng: np.random.Generator, cv: Canvas, an: Anatomy, pericard
         dist = None
         for pc, pr, pa in parts:
             dx, dy, dz = hb.x - F32(pc[0]), hb.y - F32(pc[1]), hb.z - F32(pc[2])
-            q = sum(((F32(ax[0]) * dx + F32(ax[1]) * dy + F32(ax[2]) * dz) * F32(1 / ri)) ** 2
-                    for ax, ri in zip(pa, pr, strict=True))
+            q = sum(
+                ((F32(ax[0]) * dx + F32(ax[1]) * dy + F32(ax[2]) * dz) * F32(1 / ri)) ** 2
+                for ax, ri in zip(pa, pr, strict=True)
+            )
             p = np.sqrt(dx * dx + dy * dy + dz * dz)
             di = p - p / np.maximum(np.sqrt(q), F32(1e-3))  # mm outside this part, along the ray from its centre
             dist = di if dist is None else np.minimum(dist, di)
@@ -246,12 +269,26 @@ def draw_mediastinum(rng: np.random.Generator, cv: Canvas, an: Anatomy, pericard
     base = c - 0.55 * r[0] * axes[0]
     za, ra = float(an.z(an.lv["arch"])), u(0.85, 1.2)
     ym = yp - bc
-    aorta = [base + np.array([0, 0, 10]), [bx - 8, ym - 0.35 * bc, zc - 25], [bx - 10, ym - 0.3 * bc, za - 5],
-             [bx - 2, ym - 0.05 * bc, za + 3], [bx + 16, yp - 45, za - 6], [bx + 24, yp - 30, zc - 25],
-             [bx + 20, yp - 34, float(an.z(an.lv["dome_l"]))], [bx + 9, yp - 40, float(an.z(0.9))],
-             [bx + 6, yp - 42, bottom]]
-    _tube(cv, aorta, [15 * ra, 16 * ra, 15 * ra, 14 * ra, 13 * ra, 12 * ra, 11 * ra, 10 * ra, 10 * ra],
-          hu["blood"], AORTA, halo=3, thresh=ORGAN_T)
+    aorta = [
+        base + np.array([0, 0, 10]),
+        [bx - 8, ym - 0.35 * bc, zc - 25],
+        [bx - 10, ym - 0.3 * bc, za - 5],
+        [bx - 2, ym - 0.05 * bc, za + 3],
+        [bx + 16, yp - 45, za - 6],
+        [bx + 24, yp - 30, zc - 25],
+        [bx + 20, yp - 34, float(an.z(an.lv["dome_l"]))],
+        [bx + 9, yp - 40, float(an.z(0.9))],
+        [bx + 6, yp - 42, bottom],
+    ]
+    _tube(
+        cv,
+        aorta,
+        [15 * ra, 16 * ra, 15 * ra, 14 * ra, 13 * ra, 12 * ra, 11 * ra, 10 * ra, 10 * ra],
+        hu["blood"],
+        AORTA,
+        halo=3,
+        thresh=ORGAN_T,
+    )
     bif = np.array([bx + 12, ym - 0.15 * bc, zc - 10])
     rvot = c + 0.25 * r[0] * axes[0] - 0.8 * r[1] * np.array([0, 1, 0])
     med.hilum_a["right"] = np.array([bx - 0.34 * ac, yp - 62, zc - 25])
@@ -261,37 +298,88 @@ def draw_mediastinum(rng: np.random.Generator, cv: Canvas, an: Anatomy, pericard
     _tube(cv, [bif, [bx + 0.18 * ac, yp - 58, zc - 2], med.hilum_a["left"]], [10, 10, 8], hu["blood"], BODY, halo=2)
     a0, b0, y0 = (float(v) for v in an.cavity(np.array(an.z(0.08))))
     svc_top = [bx - 0.2 * ac, ym - 0.2 * bc, float(an.z(0.12))]
-    _tube(cv, [svc_top, [bx - 0.2 * ac, ym - 0.12 * bc, zc], [bx - 0.22 * ac, ym, zc - 35]], [9, 9, 10],
-          hu["blood"], BODY, halo=2)
-    _tube(cv, [[bx + 0.5 * a0, y0 - 0.3 * b0, top], [bx + 0.3 * a0, y0 - 0.55 * b0, float(an.z(0.1))],
-               [bx, ym - 0.4 * bc, float(an.z(0.12))], svc_top], [7, 6, 6, 8], hu["blood"], BODY, halo=2)
+    _tube(
+        cv,
+        [svc_top, [bx - 0.2 * ac, ym - 0.12 * bc, zc], [bx - 0.22 * ac, ym, zc - 35]],
+        [9, 9, 10],
+        hu["blood"],
+        BODY,
+        halo=2,
+    )
+    _tube(
+        cv,
+        [
+            [bx + 0.5 * a0, y0 - 0.3 * b0, top],
+            [bx + 0.3 * a0, y0 - 0.55 * b0, float(an.z(0.1))],
+            [bx, ym - 0.4 * bc, float(an.z(0.12))],
+            svc_top,
+        ],
+        [7, 6, 6, 8],
+        hu["blood"],
+        BODY,
+        halo=2,
+    )
     _tube(cv, [[bx - 0.5 * a0, y0 - 0.3 * b0, top], svc_top], [7, 8], hu["blood"], BODY, halo=2)
     for dx, rad in ((-6, 6.5), (6, 4.5), (16, 5.5)):  # brachiocephalic, left carotid, left subclavian
-        _tube(cv, [[bx + dx, ym - 0.05 * bc + dx, za + 5], [bx + 2.5 * dx, y0 - 0.1 * b0 + dx, float(an.z(0.05))],
-                   [bx + 3.5 * dx, y0 + dx, top]], [rad] * 3, hu["blood"], BODY, halo=2)
+        _tube(
+            cv,
+            [
+                [bx + dx, ym - 0.05 * bc + dx, za + 5],
+                [bx + 2.5 * dx, y0 - 0.1 * b0 + dx, float(an.z(0.05))],
+                [bx + 3.5 * dx, y0 + dx, top],
+            ],
+            [rad] * 3,
+            hu["blood"],
+            BODY,
+            halo=2,
+        )
     zdr = e["dome_z_right"]
     ivc = [[bx - 0.2 * ac, ym + 0.1 * bc, zdr + 15], [bx - 0.14 * ac, yp - 48, zdr - 40], [bx - 20, yp - 42, bottom]]
     _tube(cv, ivc, [11, 11, 11], hu["blood"], BODY)
-    _tube(cv, [[bx - 13, yp - 22, bottom], [bx - 14, yp - 26, zc - 10], [bx - 22, yp - 45, zc + 8],
-               [bx - 0.2 * ac, ym - 0.12 * bc, zc + 5]], [3.5, 4, 4, 4], hu["blood"], BODY, halo=1)  # azygos
+    _tube(
+        cv,
+        [
+            [bx - 13, yp - 22, bottom],
+            [bx - 14, yp - 26, zc - 10],
+            [bx - 22, yp - 45, zc + 8],
+            [bx - 0.2 * ac, ym - 0.12 * bc, zc + 5],
+        ],
+        [3.5, 4, 4, 4],
+        hu["blood"],
+        BODY,
+        halo=1,
+    )  # azygos
     for hx, hy, hzz in ((-0.7, 0.1, 60), (-0.3, -0.5, 55), (0.15, -0.55, 40)):  # hepatic veins into the IVC
-        _tube(cv, [[bx + hx * ac, ym + hy * bc, zdr - hzz], [bx - 0.16 * ac, yp - 50, zdr - 15]], [2.5, 5],
-              hu["blood"] - 2, None, only=lut((LIVER,)))
+        _tube(
+            cv,
+            [[bx + hx * ac, ym + hy * bc, zdr - hzz], [bx - 0.16 * ac, yp - 50, zdr - 15]],
+            [2.5, 5],
+            hu["blood"] - 2,
+            None,
+            only=lut((LIVER,)),
+        )
     # airways: trachea and main bronchi (soft wall, air lumen)
     rt = u(8, 10.5)
     carina = np.array([bx + 2, yp - 55, zc])
     med.hilum_b["right"] = np.array([bx - 0.3 * ac, yp - 52, zc - 22])
     med.hilum_b["left"] = np.array([bx + 0.36 * ac, yp - 47, zc - 34])
-    airways = [([[bx + 1, yp - 60, top], [bx + 2, yp - 57, zc + 30], carina], [rt, rt, rt * 0.95]),
-               ([carina, [bx - 18, yp - 54, zc - 10], med.hilum_b["right"]], [rt * 0.75, rt * 0.7, rt * 0.6]),
-               ([carina, [bx + 20, yp - 52, zc - 14], med.hilum_b["left"]], [rt * 0.65, rt * 0.62, rt * 0.55])]
+    airways = [
+        ([[bx + 1, yp - 60, top], [bx + 2, yp - 57, zc + 30], carina], [rt, rt, rt * 0.95]),
+        ([carina, [bx - 18, yp - 54, zc - 10], med.hilum_b["right"]], [rt * 0.75, rt * 0.7, rt * 0.6]),
+        ([carina, [bx + 20, yp - 52, zc - 14], med.hilum_b["left"]], [rt * 0.65, rt * 0.62, rt * 0.55]),
+    ]
     for ctrl, rad in airways:
         _tube(cv, ctrl, [x + 1.8 for x in rad], hu["muscle"] - 15, BODY, halo=1.5)
     for ctrl, rad in airways:
         _tube(cv, ctrl, rad, -1000.0, 5)
     # oesophagus behind the trachea, down to the stomach; mediastinal lymph nodes in the fat
-    eso = [[bx + 3, yp - 42, top], [bx + 6, yp - 40, zc], [bx + 10, yp - 42, float(an.z(0.5))],
-           [bx + 16, yp - 50, e["dome_z_left"] + 5], [bx + 0.25 * ac, ym - 0.1 * bc, e["dome_z_left"] - 30]]
+    eso = [
+        [bx + 3, yp - 42, top],
+        [bx + 6, yp - 40, zc],
+        [bx + 10, yp - 42, float(an.z(0.5))],
+        [bx + 16, yp - 50, e["dome_z_left"] + 5],
+        [bx + 0.25 * ac, ym - 0.1 * bc, e["dome_z_left"] - 30],
+    ]
     _tube(cv, eso, [7.5] * 5, hu["muscle"] - 5, BODY, only=lut((FAT, BODY, 3, 4)), halo=1.5)
     if rng.random() < 0.5:
         _tube(cv, eso[:4], [u(1.5, 3.5)] * 4, -1000.0, None, only=lut((BODY,)))

@@ -56,8 +56,15 @@ def _extent(cv: Canvas, codes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]
     return lo, hi
 
 
-def find_point(rng: np.random.Generator, cv: Canvas, codes: tuple[int, ...], zone: str | None = None,
-               margin: float = 0.0, z_weight: tuple[float, float] | None = None, n: int = 1) -> np.ndarray:
+def find_point(
+    rng: np.random.Generator,
+    cv: Canvas,
+    codes: tuple[int, ...],
+    zone: str | None = None,
+    margin: float = 0.0,
+    z_weight: tuple[float, float] | None = None,
+    n: int = 1,
+) -> np.ndarray:
     """Up to n random LPS points inside the labelled organ (optionally a lung zone: upper/middle/lower thirds).
 
     margin: points at +-margin along each axis must also lie in the organ (keeps a lesion mostly inside).
@@ -78,7 +85,7 @@ def find_point(rng: np.random.Generator, cv: Canvas, codes: tuple[int, ...], zon
             if z_weight is not None:
                 p[:, 2] = lo[2] + (hi[2] - lo[2]) * rng.beta(*z_weight, 64)
             good = ok_codes[cv.label_at(p)]
-            for off in (np.eye(3) * m if m > 0 else []):
+            for off in np.eye(3) * m if m > 0 else []:
                 good &= ok_codes[cv.label_at(p + off)] & ok_codes[cv.label_at(p - off)]
             out.extend(p[good])
             if len(out) >= n:
@@ -116,8 +123,9 @@ def draw_nodule(rng: np.random.Generator, cv: Canvas, f: Finding, tex: np.ndarra
     ensure_label(cv, b, al, NODULE, val)
 
 
-def draw_consolidation(rng: np.random.Generator, cv: Canvas, f: Finding, tex: np.ndarray,
-                       centres: dict[int, np.ndarray]) -> None:
+def draw_consolidation(
+    rng: np.random.Generator, cv: Canvas, f: Finding, tex: np.ndarray, centres: dict[int, np.ndarray]
+) -> None:
     """Segmental-to-lobar airspace opacity (20-50 HU) with a ground-glass fringe and an irregular margin."""
     sev = float(f.severity)
     for code in SIDES.get(f.laterality, SIDES["none"]):

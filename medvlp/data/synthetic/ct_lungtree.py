@@ -44,8 +44,16 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
 
 
-def grow(rng: np.random.Generator, cv: Canvas, root: np.ndarray, targets: np.ndarray, code: int, r0: float,
-         r_min: float, reach: float = 0.45) -> Tree:
+def grow(
+    rng: np.random.Generator,
+    cv: Canvas,
+    root: np.ndarray,
+    targets: np.ndarray,
+    code: int,
+    r0: float,
+    r_min: float,
+    reach: float = 0.45,
+) -> Tree:
     """Grow one tree from `root` toward `targets` inside the lung labelled `code`."""
     u = rng.uniform
     k = len(targets)
@@ -90,8 +98,9 @@ def grow(rng: np.random.Generator, cv: Canvas, root: np.ndarray, targets: np.nda
     return Tree(np.vstack(out_a), np.vstack(out_b), np.concatenate(out_r))
 
 
-def paint_tree(cv: Canvas, tree: Tree, value: float, label: int | None = None, wall: float = 0.0,
-               wall_value: float = 30.0) -> None:
+def paint_tree(
+    cv: Canvas, tree: Tree, value: float, label: int | None = None, wall: float = 0.0, wall_value: float = 30.0
+) -> None:
     """Draw a tree in the lung: balls for branches wider than a voxel, deposited volume for thinner ones."""
     if len(tree.r) == 0:
         return
@@ -148,15 +157,23 @@ def paint_trees(cv: Canvas, an: Anatomy, trees: list[tuple[Tree, str]]) -> None:
     br = merged(("bronchus",))
     keep = br.r >= 1.0  # bronchi thinner than this are not resolved on CT
     if keep.any():
-        paint_tree(cv, Tree(br.a[keep], br.b[keep], br.r[keep]), -1000.0, AIRWAY,
-                   wall=float(np.mean(0.2 + 0.15 * br.r[keep])), wall_value=an.hu["muscle"] - 20)
+        paint_tree(
+            cv,
+            Tree(br.a[keep], br.b[keep], br.r[keep]),
+            -1000.0,
+            AIRWAY,
+            wall=float(np.mean(0.2 + 0.15 * br.r[keep])),
+            wall_value=an.hu["muscle"] - 20,
+        )
 
 
 def paint_fissures(rng: np.random.Generator, cv: Canvas, an: Anatomy) -> None:
     """Interlobar fissures: oblique ones in both lungs, the horizontal one on the right; faint thin pleural lines."""
     u = rng.uniform
-    b = cv.box((an.bx - an.ac, an.y_post - 2 * an.bc, float(an.z(an.lv["dome_r"])) - 80),
-               (an.bx + an.ac, an.y_post + 30, float(an.z(0.15))))
+    b = cv.box(
+        (an.bx - an.ac, an.y_post - 2 * an.bc, float(an.z(an.lv["dome_r"])) - 80),
+        (an.bx + an.ac, an.y_post + 30, float(an.z(0.15))),
+    )
     if b is None:
         return
     lab = cv.lab[b.sl]
@@ -173,12 +190,16 @@ def paint_fissures(rng: np.random.Generator, cv: Canvas, an: Anatomy) -> None:
     ext_pts.append((LUNG_R, horizontal, np.array([an.bx, an.y_post - an.bc, hz]), 0))
     w = u(0.3, 0.5)  # two pleural layers, mm
     for code, n, p0, side in ext_pts:
-        dist = ((b.x - F32(p0[0])) * F32(n[0]) + (b.y - F32(p0[1])) * F32(n[1])
-                + (b.z - F32(p0[2])) * F32(n[2])).astype(F32)
+        dist = (
+            (b.x - F32(p0[0])) * F32(n[0]) + (b.y - F32(p0[1])) * F32(n[1]) + (b.z - F32(p0[2])) * F32(n[2])
+        ).astype(F32)
         ext = float(np.sqrt((n[0] * cv.px) ** 2 + (n[1] * cv.px) ** 2 + (n[2] * cv.thick) ** 2))
         alpha = F32(w / ext) * np.clip(1 - np.abs(dist) / F32(ext), 0, 1) * (lab == code)
         if side == 0:  # the horizontal fissure stops at the oblique one, in front of it
-            d_obl = ((b.x - F32(top_r[0])) * F32(n_r[0]) + (b.y - F32(top_r[1])) * F32(n_r[1])
-                     + (b.z - F32(top_r[2])) * F32(n_r[2]))
+            d_obl = (
+                (b.x - F32(top_r[0])) * F32(n_r[0])
+                + (b.y - F32(top_r[1])) * F32(n_r[1])
+                + (b.z - F32(top_r[2])) * F32(n_r[2])
+            )
             alpha = alpha * (d_obl * np.sign(n_r[1]) < 0)
         cv.paint(b, alpha, F32(an.hu["muscle"] - 20), None)

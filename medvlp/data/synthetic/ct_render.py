@@ -79,8 +79,11 @@ def sample_ct_geometry(
     d = max(round(coverage / dz) + 1, 2)
     thick = dz if rng.random() < 0.75 else float(np.round(dz * rng.uniform(1.0, 1.25), 2))
     px = fov / n
-    origin = (-fov / 2 + px / 2 + rng.uniform(-10, 10), -fov / 2 + px / 2 + rng.uniform(-12, 8),
-              -float(np.round(rng.uniform(80.0, 500.0), 1)))
+    origin = (
+        -fov / 2 + px / 2 + rng.uniform(-10, 10),
+        -fov / 2 + px / 2 + rng.uniform(-12, 8),
+        -float(np.round(rng.uniform(80.0, 500.0), 1)),
+    )
     return CtGeometry((d, n, n), (dz, px, px), origin, thick)
 
 

@@ -85,8 +85,13 @@ def positive_sentence(rng: np.random.Generator, p: Phrase) -> str:
     return pick(rng, templates).format(B=cap(body), b=body, ab=noun, AB=cap(noun))
 
 
-HEDGES = ("Possible {n}.", "Questionable {n}.", "{AN} cannot be excluded.", "Cannot exclude {an}.",
-          "Subtle finding that may represent {an}.")
+HEDGES = (
+    "Possible {n}.",
+    "Questionable {n}.",
+    "{AN} cannot be excluded.",
+    "Cannot exclude {an}.",
+    "Subtle finding that may represent {an}.",
+)
 
 
 def hedged_sentence(rng: np.random.Generator, p: Phrase, short: bool = False) -> str:
@@ -114,6 +119,7 @@ _PNEUMONIA = (
 
 # ----------------------------------------------------------------------------------------------- locations
 
+
 def _lung_place(rng: np.random.Generator, side: str, zone: str | None, ct: bool) -> tuple[str, str]:
     """(prepositional, adjectival) location of a lung finding, e.g. ('in the right upper lobe', 'right upper lobe')."""
     s = side if side in ("left", "right") else ""
@@ -123,21 +129,35 @@ def _lung_place(rng: np.random.Generator, side: str, zone: str | None, ct: bool)
     if ct or zone is None:
         lobe = {"upper": "upper lobe", "lower": "lower lobe", "retrocardiac": "lower lobe"}.get(zone or "", "")
         if zone == "middle":
-            return ("in the right middle lobe", "right middle lobe") if s == "right" else (
-                "in the lingula of the left upper lobe", "left lingular")
+            return (
+                ("in the right middle lobe", "right middle lobe")
+                if s == "right"
+                else ("in the lingula of the left upper lobe", "left lingular")
+            )
         if not lobe:
             return f"in the {s} lung".replace("  ", " "), s
         return f"in the {s} {lobe}", f"{s} {lobe}"
     options = {
-        "upper": [(f"in the {s} upper lobe", f"{s} upper lobe"), (f"in the {s} upper lung zone", f"{s} upper lung"),
-                  (f"at the {s} lung apex", f"{s} apical")],
+        "upper": [
+            (f"in the {s} upper lobe", f"{s} upper lobe"),
+            (f"in the {s} upper lung zone", f"{s} upper lung"),
+            (f"at the {s} lung apex", f"{s} apical"),
+        ],
         "middle": [(f"in the {s} mid lung zone", f"{s} mid lung"), (f"in the {s} perihilar region", f"{s} perihilar")]
-        + ([("in the right middle lobe", "right middle lobe")] if s == "right" else
-           [("in the lingula of the left upper lobe", "left lingular")]),
-        "lower": [(f"in the {s} lower lobe", f"{s} lower lobe"), (f"at the {s} lung base", f"{s} basilar"),
-                  (f"in the {s} lower lung zone", f"{s} lower lung")],
-        "retrocardiac": [(f"in the retrocardiac {s} lower lobe", f"{s} retrocardiac"),
-                         (f"projecting behind the heart in the {s} lower lobe", f"{s} retrocardiac")],
+        + (
+            [("in the right middle lobe", "right middle lobe")]
+            if s == "right"
+            else [("in the lingula of the left upper lobe", "left lingular")]
+        ),
+        "lower": [
+            (f"in the {s} lower lobe", f"{s} lower lobe"),
+            (f"at the {s} lung base", f"{s} basilar"),
+            (f"in the {s} lower lung zone", f"{s} lower lung"),
+        ],
+        "retrocardiac": [
+            (f"in the retrocardiac {s} lower lobe", f"{s} retrocardiac"),
+            (f"projecting behind the heart in the {s} lower lobe", f"{s} retrocardiac"),
+        ],
     }[zone]
     return options[int(rng.integers(len(options)))]
 
@@ -151,6 +171,7 @@ def _placed(rng: np.random.Generator, mod: str, noun: str, place: tuple[str, str
 
 
 # ------------------------------------------------------------------------------------------- CXR findings
+
 
 def _cardiomegaly(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phrase:
     word = grade(f.severity, (0.35, 0.7), ("mild", "moderate", "marked"))
@@ -184,15 +205,27 @@ def _pneumothorax(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) 
     side = f.laterality
     if f.subtype == "tension":
         np_ = f"large {side} tension pneumothorax"
-        return Phrase(np_, f"{side} tension pneumothorax with contralateral mediastinal shift", "pleura",
-                      detail=pick(rng, (" with contralateral mediastinal shift",
-                                        " with shift of the mediastinum away from the pneumothorax")),
-                      extra="Critical result.")
+        return Phrase(
+            np_,
+            f"{side} tension pneumothorax with contralateral mediastinal shift",
+            "pleura",
+            detail=pick(
+                rng,
+                (" with contralateral mediastinal shift", " with shift of the mediastinum away from the pneumothorax"),
+            ),
+            extra="Critical result.",
+        )
     word = grade(f.size_mm or 10.0, (15, 35), ("small", "moderate", "large"))
     apical = "apical " if word == "small" and rng.random() < 0.5 else ""
     np_ = f"{word} {side} {apical}pneumothorax"
-    detail = pick(rng, ("", f" measuring approximately {mm(f.size_mm or 10)}",
-                        f" with the visceral pleural line {mm(f.size_mm or 10)} from the chest wall"))
+    detail = pick(
+        rng,
+        (
+            "",
+            f" measuring approximately {mm(f.size_mm or 10)}",
+            f" with the visceral pleural line {mm(f.size_mm or 10)} from the chest wall",
+        ),
+    )
     return Phrase(np_, np_, "pleura", detail=detail)
 
 
@@ -203,8 +236,14 @@ def _consolidation(rng: np.random.Generator, f: Finding, views: tuple[str, ...],
     detail = pick(rng, ("", " with air bronchograms")) if f.severity > 0.45 else ""
     if not ct and f.zone == "lower" and f.laterality != "bilateral" and not detail and rng.random() < 0.5:
         detail = f" obscuring the {f.laterality} hemidiaphragm"
-    return Phrase(np_, imp.replace("airspace disease", "consolidation"), "lungs", detail=detail,
-                  extra=pick(rng, _PNEUMONIA), countable=False)
+    return Phrase(
+        np_,
+        imp.replace("airspace disease", "consolidation"),
+        "lungs",
+        detail=detail,
+        extra=pick(rng, _PNEUMONIA),
+        countable=False,
+    )
 
 
 def _lesion(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phrase:
@@ -212,20 +251,33 @@ def _lesion(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phr
     if f.name == "mass":
         size_text = mm(size) if rng.random() < 0.5 else f"{size / 10:.1f} cm"
         word = f"{size_text} {pick(rng, ('mass', 'lobulated mass', 'spiculated mass', 'well-defined mass'))}"
-        extra = pick(rng, ("Findings are concerning for malignancy; recommend contrast-enhanced chest CT.",
-                           "Recommend CT of the chest for further evaluation."))
+        extra = pick(
+            rng,
+            (
+                "Findings are concerning for malignancy; recommend contrast-enhanced chest CT.",
+                "Recommend CT of the chest for further evaluation.",
+            ),
+        )
     else:
         word = f"{mm(size)} {pick(rng, ('nodule', 'pulmonary nodule', 'rounded nodule', 'well-circumscribed nodule'))}"
-        extra = pick(rng, ("Recommend chest CT for further characterization.",
-                           "Further evaluation with chest CT is recommended.",
-                           "Comparison with prior imaging, if available, is recommended."))
+        extra = pick(
+            rng,
+            (
+                "Recommend chest CT for further characterization.",
+                "Further evaluation with chest CT is recommended.",
+                "Comparison with prior imaging, if available, is recommended.",
+            ),
+        )
     prep = _lung_place(rng, f.laterality, f.zone, False)[0]
     return Phrase(f"{word} {prep}".strip(), f"{word} {prep}".strip(), "lungs", extra=extra)
 
 
 def _atelectasis(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phrase:
-    word = grade(f.severity, (0.4, 0.75), (pick(rng, ("minimal", "linear", "subsegmental")),
-                                           pick(rng, ("plate-like", "mild", "patchy")), "moderate"))
+    word = grade(
+        f.severity,
+        (0.4, 0.75),
+        (pick(rng, ("minimal", "linear", "subsegmental")), pick(rng, ("plate-like", "mild", "patchy")), "moderate"),
+    )
     np_, imp = _placed(rng, word, "atelectasis", _lung_place(rng, f.laterality, f.zone or "lower", False))
     detail = " with mild volume loss" if f.severity > 0.6 else ""
     return Phrase(np_, imp, "lungs", detail=detail, countable=False)
@@ -233,12 +285,15 @@ def _atelectasis(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -
 
 def _edema(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phrase:
     word = grade(f.severity, (0.35, 0.7), ("mild", "moderate", "severe"))
-    np_ = pick(rng, (
-        f"{word} bilateral interstitial pulmonary edema",
-        f"{word} pulmonary edema with bilateral perihilar haziness",
-        f"{word} pulmonary edema with bilateral Kerley B lines",
-        f"{word} bilateral pulmonary edema with vascular congestion",
-    ))
+    np_ = pick(
+        rng,
+        (
+            f"{word} bilateral interstitial pulmonary edema",
+            f"{word} pulmonary edema with bilateral perihilar haziness",
+            f"{word} pulmonary edema with bilateral Kerley B lines",
+            f"{word} bilateral pulmonary edema with vascular congestion",
+        ),
+    )
     return Phrase(np_, f"{word} pulmonary edema", "lungs", countable=False)
 
 
@@ -246,32 +301,52 @@ def _device(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phr
     kind = f.subtype or "ett"
     if kind == "ett":
         cm = f"{3.0 + 2.0 * rng.random():.1f} cm"
-        sentence = pick(rng, (f"Endotracheal tube terminates approximately {cm} above the carina.",
-                              f"The endotracheal tube tip is {cm} above the carina.",
-                              f"Endotracheal tube in satisfactory position, {cm} above the carina."))
-        return Phrase("endotracheal tube", pick(rng, ("endotracheal tube in satisfactory position",
-                                                      f"endotracheal tube tip {cm} above the carina")),
-                      "devices", sentence=sentence)
+        sentence = pick(
+            rng,
+            (
+                f"Endotracheal tube terminates approximately {cm} above the carina.",
+                f"The endotracheal tube tip is {cm} above the carina.",
+                f"Endotracheal tube in satisfactory position, {cm} above the carina.",
+            ),
+        )
+        return Phrase(
+            "endotracheal tube",
+            pick(rng, ("endotracheal tube in satisfactory position", f"endotracheal tube tip {cm} above the carina")),
+            "devices",
+            sentence=sentence,
+        )
     if kind == "cvc":
-        access = pick(rng, ("right internal jugular", "right internal jugular", "left internal jugular",
-                            "right subclavian"))
+        access = pick(
+            rng, ("right internal jugular", "right internal jugular", "left internal jugular", "right subclavian")
+        )
         tip = pick(rng, ("the lower superior vena cava", "the cavoatrial junction", "the mid superior vena cava"))
         np_ = f"{access} central venous catheter"
         sentence = pick(rng, (f"{cap(np_)} with tip in {tip}.", f"{cap(np_)} terminates at {tip}."))
         return Phrase(np_, f"{np_} with tip at {tip}", "devices", sentence=sentence)
     if kind == "ngt":
         np_ = pick(rng, ("enteric tube", "nasogastric tube", "orogastric tube"))
-        sentence = pick(rng, (f"{cap(np_)} courses below the diaphragm with tip in the stomach.",
-                              f"{cap(np_)} tip projects over the gastric body.",
-                              f"{cap(np_)} with tip and side port below the gastroesophageal junction."))
+        sentence = pick(
+            rng,
+            (
+                f"{cap(np_)} courses below the diaphragm with tip in the stomach.",
+                f"{cap(np_)} tip projects over the gastric body.",
+                f"{cap(np_)} with tip and side port below the gastroesophageal junction.",
+            ),
+        )
         return Phrase(np_, f"{np_} with tip in the stomach", "devices", sentence=sentence)
     np_ = pick(rng, ("left chest wall pacemaker", "left-sided dual-chamber pacemaker"))
-    sentence = pick(rng, (f"{cap(np_)} with leads in the right atrium and right ventricle.",
-                          f"{cap(np_)} with transvenous leads in expected position."))
+    sentence = pick(
+        rng,
+        (
+            f"{cap(np_)} with leads in the right atrium and right ventricle.",
+            f"{cap(np_)} with transvenous leads in expected position.",
+        ),
+    )
     return Phrase(np_, f"{np_} with leads in expected position", "devices", sentence=sentence)
 
 
 # -------------------------------------------------------------------------------------------- CT findings
+
 
 def _ct_nodule(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phrase:
     size = f.size_mm or 6.0
@@ -280,20 +355,32 @@ def _ct_nodule(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> 
     np_ = f"{mm(size)} {kind} nodule {prep}"
     detail = f" (series {int(rng.integers(2, 6))}, image {int(rng.integers(20, 240))})" if rng.random() < 0.5 else ""
     if kind == "solid":
-        extra = ("Per Fleischner Society guidelines, optional CT at 12 months if the patient is high risk."
-                 if size < 6 else "Recommend follow-up CT in 6 to 12 months per Fleischner Society guidelines."
-                 if size <= 8 else "Consider CT at 3 months, PET/CT or tissue sampling.")
+        extra = (
+            "Per Fleischner Society guidelines, optional CT at 12 months if the patient is high risk."
+            if size < 6
+            else "Recommend follow-up CT in 6 to 12 months per Fleischner Society guidelines."
+            if size <= 8
+            else "Consider CT at 3 months, PET/CT or tissue sampling."
+        )
     else:
-        extra = ("Optional follow-up CT per Fleischner Society guidelines." if size < 6
-                 else "Recommend follow-up CT in 6 to 12 months to confirm persistence.")
+        extra = (
+            "Optional follow-up CT per Fleischner Society guidelines."
+            if size < 6
+            else "Recommend follow-up CT in 6 to 12 months to confirm persistence."
+        )
     return Phrase(np_, np_, "lungs", detail=detail, extra=extra)
 
 
 def _emphysema(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phrase:
     word = grade(f.severity, (0.35, 0.7), ("mild", "moderate", "severe"))
-    np_ = pick(rng, (f"{word} centrilobular emphysema with bilateral upper lobe predominance",
-                     f"{word} bilateral upper lobe predominant centrilobular emphysema",
-                     f"{word} bilateral emphysema with upper lobe predominance"))
+    np_ = pick(
+        rng,
+        (
+            f"{word} centrilobular emphysema with bilateral upper lobe predominance",
+            f"{word} bilateral upper lobe predominant centrilobular emphysema",
+            f"{word} bilateral emphysema with upper lobe predominance",
+        ),
+    )
     return Phrase(np_, f"{word} centrilobular emphysema", "lungs", countable=False)
 
 
@@ -306,24 +393,45 @@ def _pericardial(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -
 def _liver(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phrase:
     size, seg = mm(f.size_mm or 10.0), int(rng.integers(2, 9))
     if f.subtype == "cyst":
-        np_ = pick(rng, (f"{size} simple cyst in hepatic segment {seg}",
-                         f"{size} simple hepatic cyst in segment {seg}"))
-        return Phrase(np_, f"{size} simple hepatic cyst, benign", "abdomen", detail=pick(
-            rng, ("", " with fluid attenuation and an imperceptible wall")), doubtful=f"{size} hepatic cyst")
+        np_ = pick(
+            rng, (f"{size} simple cyst in hepatic segment {seg}", f"{size} simple hepatic cyst in segment {seg}")
+        )
+        return Phrase(
+            np_,
+            f"{size} simple hepatic cyst, benign",
+            "abdomen",
+            detail=pick(rng, ("", " with fluid attenuation and an imperceptible wall")),
+            doubtful=f"{size} hepatic cyst",
+        )
     np_ = f"{size} hypodense lesion in hepatic segment {seg}"
     sentence = cap(np_) + pick(rng, (", suspicious for metastasis.", ", concerning for metastatic disease."))
-    return Phrase(np_, f"{size} hypodense liver lesion suspicious for metastasis", "abdomen", sentence=sentence,
-                  extra="Recommend MRI of the liver for further characterization.",
-                  doubtful=f"{size} hypodense liver lesion")
+    return Phrase(
+        np_,
+        f"{size} hypodense liver lesion suspicious for metastasis",
+        "abdomen",
+        sentence=sentence,
+        extra="Recommend MRI of the liver for further characterization.",
+        doubtful=f"{size} hypodense liver lesion",
+    )
 
 
 def _kidney(rng: np.random.Generator, f: Finding, views: tuple[str, ...]) -> Phrase:
     size, side = mm(f.size_mm or 10.0), f.laterality
-    np_ = pick(rng, (f"{size} simple cyst in the {side} kidney", f"{size} {side} renal cyst",
-                     f"{size} fluid-attenuation cyst in the {pick(rng, ('upper', 'lower'))} pole of the {side} kidney"))
-    return Phrase(np_, f"{size} simple {side} renal cyst (Bosniak I)", "abdomen",
-                  detail=pick(rng, ("", " (Bosniak I)", " with a thin smooth wall")),
-                  doubtful=f"{size} {side} renal cyst")
+    np_ = pick(
+        rng,
+        (
+            f"{size} simple cyst in the {side} kidney",
+            f"{size} {side} renal cyst",
+            f"{size} fluid-attenuation cyst in the {pick(rng, ('upper', 'lower'))} pole of the {side} kidney",
+        ),
+    )
+    return Phrase(
+        np_,
+        f"{size} simple {side} renal cyst (Bosniak I)",
+        "abdomen",
+        detail=pick(rng, ("", " (Bosniak I)", " with a thin smooth wall")),
+        doubtful=f"{size} {side} renal cyst",
+    )
 
 
 _BUILDERS: dict[str, Callable[[np.random.Generator, Finding, tuple[str, ...]], Phrase]] = {

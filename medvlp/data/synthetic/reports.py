@@ -37,6 +37,7 @@ class Report:
 
 # ----------------------------------------------------------------------------- normal statements, negatives
 
+
 @dataclass(frozen=True)
 class _Slot:
     """A normal statement of a findings group, said with probability p; the first choice whose findings are all
@@ -52,90 +53,314 @@ def _fs(*names: str) -> frozenset[str]:
 
 
 _CXR_LUNG = _fs("consolidation", "nodule", "mass", "atelectasis", "edema", "pneumothorax", "pleural_effusion")
-_CMS = ("The cardiomediastinal silhouette is within normal limits.", "Normal heart size and mediastinal contours.",
-        "Heart size and mediastinal contours are within normal limits.",
-        "Cardiomediastinal silhouette is unremarkable.")
-_CMS_AP = ("The cardiomediastinal silhouette is within normal limits given AP technique.",
-           "Heart size is within normal limits for a portable AP radiograph.")
+_CMS = (
+    "The cardiomediastinal silhouette is within normal limits.",
+    "Normal heart size and mediastinal contours.",
+    "Heart size and mediastinal contours are within normal limits.",
+    "Cardiomediastinal silhouette is unremarkable.",
+)
+_CMS_AP = (
+    "The cardiomediastinal silhouette is within normal limits given AP technique.",
+    "Heart size is within normal limits for a portable AP radiograph.",
+)
 _HEART = ("Heart size is normal.", "Normal heart size.", "The heart is not enlarged.")
 _CXR_NEGATIVES = (
-    _Slot("lungs", 0.85, ((_CXR_LUNG, ("The lungs are clear.", "Lungs are clear.",
-                                       "The lungs are well expanded and clear.", "Clear lungs.")),)),
-    _Slot("lungs", 0.35, ((_fs("consolidation"), ("No focal consolidation.", "No focal airspace consolidation.",
-                                                   "There is no focal consolidation.")),)),
-    _Slot("lungs", 0.25, ((_fs("edema"), ("No pulmonary edema.", "No evidence of pulmonary edema.",
-                                           "Pulmonary vascularity is within normal limits.")),)),
-    _Slot("lungs", 0.15, ((_fs("nodule", "mass"), ("No suspicious pulmonary nodule or mass.",
-                                                    "No pulmonary nodules or masses.")),)),
-    _Slot("pleura", 0.9, (
-        (_fs("pleural_effusion", "pneumothorax"), ("No pleural effusion or pneumothorax.", "No pleural effusion. "
-                                                   "No pneumothorax.", "There is no pleural effusion or pneumothorax.",
-                                                   "No pneumothorax or pleural effusion.")),
-        (_fs("pleural_effusion"), ("No pleural effusion.", "No pleural effusions.", "There is no pleural effusion.")),
-        (_fs("pneumothorax"), ("No pneumothorax.", "There is no pneumothorax.", "No evidence of pneumothorax.")),
-    )),
-    _Slot("heart", 0.85, ((_fs("cardiomegaly", "tension", "ap"), _CMS + _HEART),
-                          (_fs("cardiomegaly", "tension"), _CMS_AP), (_fs("cardiomegaly"), _HEART))),
-    _Slot("bones", 0.5, ((_fs(), ("No acute osseous abnormality.", "The visualized osseous structures are intact.",
-                                  "No acute bony abnormality.", "Osseous structures are unremarkable.")),)),
+    _Slot(
+        "lungs",
+        0.85,
+        (
+            (
+                _CXR_LUNG,
+                ("The lungs are clear.", "Lungs are clear.", "The lungs are well expanded and clear.", "Clear lungs."),
+            ),
+        ),
+    ),
+    _Slot(
+        "lungs",
+        0.35,
+        (
+            (
+                _fs("consolidation"),
+                ("No focal consolidation.", "No focal airspace consolidation.", "There is no focal consolidation."),
+            ),
+        ),
+    ),
+    _Slot(
+        "lungs",
+        0.25,
+        (
+            (
+                _fs("edema"),
+                (
+                    "No pulmonary edema.",
+                    "No evidence of pulmonary edema.",
+                    "Pulmonary vascularity is within normal limits.",
+                ),
+            ),
+        ),
+    ),
+    _Slot(
+        "lungs",
+        0.15,
+        ((_fs("nodule", "mass"), ("No suspicious pulmonary nodule or mass.", "No pulmonary nodules or masses.")),),
+    ),
+    _Slot(
+        "pleura",
+        0.9,
+        (
+            (
+                _fs("pleural_effusion", "pneumothorax"),
+                (
+                    "No pleural effusion or pneumothorax.",
+                    "No pleural effusion. No pneumothorax.",
+                    "There is no pleural effusion or pneumothorax.",
+                    "No pneumothorax or pleural effusion.",
+                ),
+            ),
+            (
+                _fs("pleural_effusion"),
+                ("No pleural effusion.", "No pleural effusions.", "There is no pleural effusion."),
+            ),
+            (_fs("pneumothorax"), ("No pneumothorax.", "There is no pneumothorax.", "No evidence of pneumothorax.")),
+        ),
+    ),
+    _Slot(
+        "heart",
+        0.85,
+        (
+            (_fs("cardiomegaly", "tension", "ap"), _CMS + _HEART),
+            (_fs("cardiomegaly", "tension"), _CMS_AP),
+            (_fs("cardiomegaly"), _HEART),
+        ),
+    ),
+    _Slot(
+        "bones",
+        0.5,
+        (
+            (
+                _fs(),
+                (
+                    "No acute osseous abnormality.",
+                    "The visualized osseous structures are intact.",
+                    "No acute bony abnormality.",
+                    "Osseous structures are unremarkable.",
+                ),
+            ),
+        ),
+    ),
     _Slot("devices", 0.05, ((_fs("support_devices"), ("No lines or tubes.",)),)),
 )
 _CT_NEGATIVES = (
-    _Slot("lungs", 0.8, ((_fs("lung_nodule", "consolidation", "emphysema"), ("The lungs are clear.",
-                                                                             "Lungs are clear.")),)),
-    _Slot("lungs", 0.5, ((_fs("lung_nodule"), ("No suspicious pulmonary nodules.", "No pulmonary nodules.",
-                                                "No suspicious pulmonary nodule or mass.")),)),
+    _Slot(
+        "lungs",
+        0.8,
+        ((_fs("lung_nodule", "consolidation", "emphysema"), ("The lungs are clear.", "Lungs are clear.")),),
+    ),
+    _Slot(
+        "lungs",
+        0.5,
+        (
+            (
+                _fs("lung_nodule"),
+                (
+                    "No suspicious pulmonary nodules.",
+                    "No pulmonary nodules.",
+                    "No suspicious pulmonary nodule or mass.",
+                ),
+            ),
+        ),
+    ),
     _Slot("lungs", 0.4, ((_fs("consolidation"), ("No focal consolidation.", "No airspace consolidation.")),)),
     _Slot("lungs", 0.5, ((_fs(), ("The central airways are patent.", "The trachea and central bronchi are patent.")),)),
-    _Slot("pleura", 0.9, ((_fs("pleural_effusion"), ("No pleural effusion.", "No pleural effusions.",
-                                                      "There is no pleural effusion.")),)),
-    _Slot("heart", 0.8, (
-        (_fs("pericardial_effusion"), ("No pericardial effusion.", "Heart size is normal. No pericardial effusion.",
-                                       "Heart size is normal without pericardial effusion.")),
-        (_fs(), ("Heart size is normal.",)),
-    )),
-    _Slot("heart", 0.6, ((_fs(), ("No mediastinal or hilar lymphadenopathy.", "No enlarged mediastinal lymph nodes.",
-                                  "The thoracic aorta is normal in caliber.")),)),
-    _Slot("abdomen", 0.8, ((_fs("liver_lesion"), ("The liver is unremarkable.", "No focal hepatic lesion.",
-                                                   "The liver is normal in size and attenuation.")),)),
-    _Slot("abdomen", 0.7, ((_fs("kidney_cyst"), ("The kidneys are unremarkable.", "No focal renal abnormality.",
-                                                  "The visualized kidneys are unremarkable.")),)),
-    _Slot("abdomen", 0.5, ((_fs(), ("The spleen, pancreas and adrenal glands are unremarkable.",
-                                    "The visualized spleen and adrenal glands are unremarkable.")),)),
-    _Slot("bones", 0.5, ((_fs(), ("No acute osseous abnormality.", "No aggressive osseous abnormality.",
-                                  "The osseous structures are intact.")),)),
+    _Slot(
+        "pleura",
+        0.9,
+        (
+            (
+                _fs("pleural_effusion"),
+                ("No pleural effusion.", "No pleural effusions.", "There is no pleural effusion."),
+            ),
+        ),
+    ),
+    _Slot(
+        "heart",
+        0.8,
+        (
+            (
+                _fs("pericardial_effusion"),
+                (
+                    "No pericardial effusion.",
+                    "Heart size is normal. No pericardial effusion.",
+                    "Heart size is normal without pericardial effusion.",
+                ),
+            ),
+            (_fs(), ("Heart size is normal.",)),
+        ),
+    ),
+    _Slot(
+        "heart",
+        0.6,
+        (
+            (
+                _fs(),
+                (
+                    "No mediastinal or hilar lymphadenopathy.",
+                    "No enlarged mediastinal lymph nodes.",
+                    "The thoracic aorta is normal in caliber.",
+                ),
+            ),
+        ),
+    ),
+    _Slot(
+        "abdomen",
+        0.8,
+        (
+            (
+                _fs("liver_lesion"),
+                (
+                    "The liver is unremarkable.",
+                    "No focal hepatic lesion.",
+                    "The liver is normal in size and attenuation.",
+                ),
+            ),
+        ),
+    ),
+    _Slot(
+        "abdomen",
+        0.7,
+        (
+            (
+                _fs("kidney_cyst"),
+                (
+                    "The kidneys are unremarkable.",
+                    "No focal renal abnormality.",
+                    "The visualized kidneys are unremarkable.",
+                ),
+            ),
+        ),
+    ),
+    _Slot(
+        "abdomen",
+        0.5,
+        (
+            (
+                _fs(),
+                (
+                    "The spleen, pancreas and adrenal glands are unremarkable.",
+                    "The visualized spleen and adrenal glands are unremarkable.",
+                ),
+            ),
+        ),
+    ),
+    _Slot(
+        "bones",
+        0.5,
+        (
+            (
+                _fs(),
+                (
+                    "No acute osseous abnormality.",
+                    "No aggressive osseous abnormality.",
+                    "The osseous structures are intact.",
+                ),
+            ),
+        ),
+    ),
 )
 # Asides for realism: (group, sentence); none names a catalogue finding.
 ASIDES: dict[str, tuple[tuple[str, str], ...]] = {
-    "cxr": (("heart", "Atherosclerotic calcification of the aortic arch."), ("heart", "Tortuous thoracic aorta."),
-            ("bones", "Degenerative changes of the thoracic spine."), ("bones", "Old healed rib fractures."),
-            ("bones", "Mild thoracic kyphosis."), ("bones", "Degenerative changes of both shoulders.")),
-    "ct": (("heart", "Coronary artery calcifications."), ("heart", "Atherosclerotic calcification of the aorta."),
-           ("abdomen", "Small hiatal hernia."), ("abdomen", "Cholelithiasis."),
-           ("bones", "Multilevel degenerative changes of the thoracic spine."), ("bones", "Old healed rib fracture.")),
+    "cxr": (
+        ("heart", "Atherosclerotic calcification of the aortic arch."),
+        ("heart", "Tortuous thoracic aorta."),
+        ("bones", "Degenerative changes of the thoracic spine."),
+        ("bones", "Old healed rib fractures."),
+        ("bones", "Mild thoracic kyphosis."),
+        ("bones", "Degenerative changes of both shoulders."),
+    ),
+    "ct": (
+        ("heart", "Coronary artery calcifications."),
+        ("heart", "Atherosclerotic calcification of the aorta."),
+        ("abdomen", "Small hiatal hernia."),
+        ("abdomen", "Cholelithiasis."),
+        ("bones", "Multilevel degenerative changes of the thoracic spine."),
+        ("bones", "Old healed rib fracture."),
+    ),
 }
-NORMAL_IMPRESSIONS = {"cxr": ("Normal chest radiograph.", "No radiographic evidence of acute cardiopulmonary disease."),
-                      "ct": ("Unremarkable CT of the chest and upper abdomen.", "Normal CT of the chest.")}
-NO_ACUTE = {"cxr": ("No acute cardiopulmonary process.", "No acute cardiopulmonary abnormality.",
-                    "No acute intrathoracic abnormality."),
-            "ct": ("No acute abnormality in the chest or upper abdomen.", "No acute intrathoracic abnormality.")}
-_GROUPS = {"cxr": ("devices", "lungs", "pleura", "heart", "bones"),
-           "ct": ("lungs", "pleura", "heart", "abdomen", "bones")}
-_GROUP_TITLES = {"devices": "", "lungs": "Lungs", "pleura": "Pleura", "heart": "Heart and mediastinum",
-                 "abdomen": "Upper abdomen", "bones": "Bones and soft tissues"}
+NORMAL_IMPRESSIONS = {
+    "cxr": ("Normal chest radiograph.", "No radiographic evidence of acute cardiopulmonary disease."),
+    "ct": ("Unremarkable CT of the chest and upper abdomen.", "Normal CT of the chest."),
+}
+NO_ACUTE = {
+    "cxr": (
+        "No acute cardiopulmonary process.",
+        "No acute cardiopulmonary abnormality.",
+        "No acute intrathoracic abnormality.",
+    ),
+    "ct": ("No acute abnormality in the chest or upper abdomen.", "No acute intrathoracic abnormality."),
+}
+_GROUPS = {
+    "cxr": ("devices", "lungs", "pleura", "heart", "bones"),
+    "ct": ("lungs", "pleura", "heart", "abdomen", "bones"),
+}
+_GROUP_TITLES = {
+    "devices": "",
+    "lungs": "Lungs",
+    "pleura": "Pleura",
+    "heart": "Heart and mediastinum",
+    "abdomen": "Upper abdomen",
+    "bones": "Bones and soft tissues",
+}
 _IMPRESSION_ORDER = {
-    "cxr": ("pneumothorax", "consolidation", "edema", "pleural_effusion", "cardiomegaly", "mass", "nodule",
-            "atelectasis", "support_devices"),
-    "ct": ("consolidation", "pleural_effusion", "pericardial_effusion", "liver_lesion", "lung_nodule", "emphysema",
-           "kidney_cyst"),
+    "cxr": (
+        "pneumothorax",
+        "consolidation",
+        "edema",
+        "pleural_effusion",
+        "cardiomegaly",
+        "mass",
+        "nodule",
+        "atelectasis",
+        "support_devices",
+    ),
+    "ct": (
+        "consolidation",
+        "pleural_effusion",
+        "pericardial_effusion",
+        "liver_lesion",
+        "lung_nodule",
+        "emphysema",
+        "kidney_cyst",
+    ),
 }
-_CHF_ENDINGS = (", consistent with congestive heart failure.", ", compatible with congestive heart failure.",
-                ". Findings are consistent with congestive heart failure.", ", consistent with fluid overload.")
+_CHF_ENDINGS = (
+    ", consistent with congestive heart failure.",
+    ", compatible with congestive heart failure.",
+    ". Findings are consistent with congestive heart failure.",
+    ", consistent with fluid overload.",
+)
 _COMPLAINTS = {
-    "cxr": ("shortness of breath", "cough", "fever and cough", "chest pain", "dyspnea", "hypoxia",
-            "preoperative evaluation", "fall", "weakness", "follow-up"),
-    "ct": ("cough", "weight loss", "smoking history", "follow-up of prior imaging", "abdominal pain", "dyspnea",
-           "staging of known malignancy", "chest pain"),
+    "cxr": (
+        "shortness of breath",
+        "cough",
+        "fever and cough",
+        "chest pain",
+        "dyspnea",
+        "hypoxia",
+        "preoperative evaluation",
+        "fall",
+        "weakness",
+        "follow-up",
+    ),
+    "ct": (
+        "cough",
+        "weight loss",
+        "smoking history",
+        "follow-up of prior imaging",
+        "abdominal pain",
+        "dyspnea",
+        "staging of known malignancy",
+        "chest pain",
+    ),
 }
 _DEVICE_COMPLAINTS = {"ett": "intubated patient", "cvc": "line placement", "ngt": "tube placement"}
 
@@ -189,6 +414,7 @@ class _Phi:
 
 # ------------------------------------------------------------------------------------------------- sections
 
+
 def _mention(rng: np.random.Generator, f: Finding, omit_rate: float, hedge_rate: float) -> str:
     """Subtle findings are omitted with probability omit_rate or hedged with probability hedge_rate."""
     if not f.subtle:
@@ -197,8 +423,13 @@ def _mention(rng: np.random.Generator, f: Finding, omit_rate: float, hedge_rate:
     return "omitted" if u < omit_rate else "hedged" if u < omit_rate + hedge_rate else "positive"
 
 
-def _findings(rng: np.random.Generator, truth: StudyTruth, phrases: dict[str, Phrase], mentions: dict[str, str],
-              present: frozenset[str]) -> str:
+def _findings(
+    rng: np.random.Generator,
+    truth: StudyTruth,
+    phrases: dict[str, Phrase],
+    mentions: dict[str, str],
+    present: frozenset[str],
+) -> str:
     """FINDINGS body: per group the drawn findings, then normal statements of absent ones, then asides."""
     groups: dict[str, list[str]] = {g: [] for g in _GROUPS[truth.modality]}
     for f in truth.findings:
@@ -230,8 +461,13 @@ def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _impression(rng: np.random.Generator, truth: StudyTruth, phrases: dict[str, Phrase], mentions: dict[str, str],
-                present: frozenset[str]) -> list[str]:
+def _impression(
+    rng: np.random.Generator,
+    truth: StudyTruth,
+    phrases: dict[str, Phrase],
+    mentions: dict[str, str],
+    present: frozenset[str],
+) -> list[str]:
     """IMPRESSION items: mentioned findings by urgency, heart failure described together, else boilerplate."""
     items: list[str] = []
     done: set[str] = set()
@@ -256,19 +492,37 @@ def _impression(rng: np.random.Generator, truth: StudyTruth, phrases: dict[str, 
 
 def _exam_and_technique(rng: np.random.Generator, modality: str, views: tuple[str, ...]) -> tuple[str, str]:
     if modality == "ct":
-        exam = pick(rng, ("CT CHEST ABDOMEN WITHOUT CONTRAST", "CT CHEST AND UPPER ABDOMEN WITHOUT IV CONTRAST",
-                          "CT CHEST WITHOUT CONTRAST", "CT THORAX NON-CONTRAST"))
+        exam = pick(
+            rng,
+            (
+                "CT CHEST ABDOMEN WITHOUT CONTRAST",
+                "CT CHEST AND UPPER ABDOMEN WITHOUT IV CONTRAST",
+                "CT CHEST WITHOUT CONTRAST",
+                "CT THORAX NON-CONTRAST",
+            ),
+        )
         tech = "Axial CT images of the chest and upper abdomen were obtained without intravenous contrast."
         tech += pick(rng, ("", " Multiplanar reformats were reviewed.", " Dose reduction technique was used."))
         return exam, tech
     names = [{"LL": "LATERAL", "LAT": "LATERAL"}.get(v, v) for v in views] or ["PA"]
     n, portable = len(names), " PORTABLE" if "AP" in views else ""
-    exam = pick(rng, (f"CHEST {' AND '.join(names)}{portable}", f"XR CHEST {n} VIEW{'S' if n > 1 else ''}{portable}",
-                      f"RADIOGRAPH OF THE CHEST, {' AND '.join(names)}"))
+    exam = pick(
+        rng,
+        (
+            f"CHEST {' AND '.join(names)}{portable}",
+            f"XR CHEST {n} VIEW{'S' if n > 1 else ''}{portable}",
+            f"RADIOGRAPH OF THE CHEST, {' AND '.join(names)}",
+        ),
+    )
     lower = " and ".join(x if x in ("PA", "AP") else x.lower() for x in names)
-    tech = pick(rng, (f"{lower} view{'s' if n > 1 else ''} of the chest.",
-                      f"{'Single portable' if portable else 'Frontal'}{' and lateral' if n > 1 else ''} "
-                      f"radiograph{'s' if n > 1 else ''} of the chest."))
+    tech = pick(
+        rng,
+        (
+            f"{lower} view{'s' if n > 1 else ''} of the chest.",
+            f"{'Single portable' if portable else 'Frontal'}{' and lateral' if n > 1 else ''} "
+            f"radiograph{'s' if n > 1 else ''} of the chest.",
+        ),
+    )
     return exam, cap(tech)
 
 
@@ -306,8 +560,15 @@ def _closing(rng: np.random.Generator, phi: _Phi, when: dt.date, abnormal: bool,
         else:
             lines.append(f"Report sent to the office of Dr. {ref}, {phone}.")
     elif critical or (abnormal and rng.random() < 0.2):
-        lines.append(pick(rng, (f"Findings were communicated to the ordering clinician at {time}.",
-                                f"Results were discussed with the referring team by telephone at {time}.")))
+        lines.append(
+            pick(
+                rng,
+                (
+                    f"Findings were communicated to the ordering clinician at {time}.",
+                    f"Results were discussed with the referring team by telephone at {time}.",
+                ),
+            )
+        )
     if "signature" in phi.slots:
         rad, form = phi.person(rng, p.reading_radiologist), int(rng.integers(3))
         if form == 0:

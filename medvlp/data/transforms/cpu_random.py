@@ -47,8 +47,15 @@ def cpu_random(cfg: DataConfig, spatial_dims: int) -> list[Transform]:
         shift = (cfg.translate * cfg.cxr_size, cfg.translate * cfg.cxr_size)
     return [
         PairedFlipd(),
-        RandAffined("image", prob=1.0, rotate_range=rotate, scale_range=scale, translate_range=shift,
-                    padding_mode="zeros", mode="bilinear"),
+        RandAffined(
+            "image",
+            prob=1.0,
+            rotate_range=rotate,
+            scale_range=scale,
+            translate_range=shift,
+            padding_mode="zeros",
+            mode="bilinear",
+        ),
         RandAdjustContrastd("image", prob=1.0, gamma=(1 - cfg.contrast, 1 + cfg.contrast)),
         RandShiftIntensityd("image", offsets=cfg.brightness, prob=1.0),
         RandGaussianNoised("image", prob=1.0, std=cfg.noise_std),

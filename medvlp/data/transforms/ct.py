@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from monai.config import KeysCollection
 from monai.transforms import (
     CenterSpatialCropd,
-    Compose,
     CropForegroundd,
     EnsureChannelFirstd,
     EnsureTyped,
@@ -104,7 +103,3 @@ def ct_prefix(size: Sequence[int], max_depth: int, windows: Sequence[str]) -> li
         ArrayTransformd("image", ResizeInPlane(size)),
         CenterSpatialCropd("image", roi_size=(max_depth, -1, -1)),
     ]
-
-
-def ct_pipeline(size: Sequence[int], max_depth: int, windows: Sequence[str]) -> Compose:
-    return Compose(ct_prefix(size, max_depth, windows))

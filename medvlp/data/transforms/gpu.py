@@ -71,8 +71,10 @@ class DeviceAugment:
         c = self.cfg
         if train or bool(flip.any()):
             theta = self._theta(b, flip, spatial_dims, train).to(image.device, image.dtype)
-            warp = self._warp.setdefault(spatial_dims, AffineTransform(normalized=True, padding_mode="zeros",
-                                                                       align_corners=False, reverse_indexing=True))
+            warp = self._warp.setdefault(
+                spatial_dims,
+                AffineTransform(normalized=True, padding_mode="zeros", align_corners=False, reverse_indexing=True),
+            )
             image = warp(image, theta)
         if train:
             shape = (b,) + (1,) * (image.ndim - 1)
@@ -84,8 +86,9 @@ class DeviceAugment:
                 coarse = [max(1, s // 8) for s in image.shape[2:]]
                 noise = torch.randn((b, image.shape[1], *coarse), generator=self.generator)
                 mode = "bilinear" if spatial_dims == 2 else "trilinear"
-                noise = F.interpolate(noise.to(image.device, image.dtype), size=image.shape[2:], mode=mode,
-                                      align_corners=False)
+                noise = F.interpolate(
+                    noise.to(image.device, image.dtype), size=image.shape[2:], mode=mode, align_corners=False
+                )
                 image = image + c.noise_std * noise
         image = (image - c.mean) / c.std
         if "depth_mask" in batch and spatial_dims == 3:

@@ -83,8 +83,13 @@ class Tokenized(Transform):
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
         d = dict(data)
-        enc = self.tokenizer(str(d.get("text", "")), max_length=self.max_tokens, padding="max_length",
-                             truncation=True, return_tensors="pt")  # type: ignore[operator]
+        enc = self.tokenizer(
+            str(d.get("text", "")),
+            max_length=self.max_tokens,
+            padding="max_length",
+            truncation=True,
+            return_tensors="pt",
+        )  # type: ignore[operator]
         d["text_ids"] = enc["input_ids"][0].long()
         d["text_mask"] = enc["attention_mask"][0].bool()
         d.setdefault("flip", False)

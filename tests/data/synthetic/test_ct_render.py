@@ -36,9 +36,27 @@ def normal():
 
 def test_label_table_is_complete():
     assert CT_LABELS[0] == "background"
-    for name in ("body", "fat", "lung_right", "lung_left", "airway", "heart", "aorta", "liver", "spleen",
-                 "kidney_right", "kidney_left", "spine", "lung_nodule", "pleural_effusion", "consolidation",
-                 "emphysema", "pericardial_effusion", "liver_lesion", "kidney_cyst"):
+    for name in (
+        "body",
+        "fat",
+        "lung_right",
+        "lung_left",
+        "airway",
+        "heart",
+        "aorta",
+        "liver",
+        "spleen",
+        "kidney_right",
+        "kidney_left",
+        "spine",
+        "lung_nodule",
+        "pleural_effusion",
+        "consolidation",
+        "emphysema",
+        "pericardial_effusion",
+        "liver_lesion",
+        "kidney_cyst",
+    ):
         assert name in CODE
     assert sorted(CT_LABELS) == list(range(len(CT_LABELS)))
 
@@ -67,10 +85,20 @@ def test_deterministic_shapes_and_dtypes(normal):
     assert abs(np.median(air) + 1000) < 10
 
 
-@pytest.mark.parametrize(("name", "lo", "hi"), [
-    ("lung_right", -900, -700), ("lung_left", -900, -700), ("fat", -120, -60), ("heart", 35, 50), ("aorta", 35, 50),
-    ("liver", 50, 65), ("spleen", 40, 52), ("kidney_right", 30, 40), ("kidney_left", 30, 40),
-])
+@pytest.mark.parametrize(
+    ("name", "lo", "hi"),
+    [
+        ("lung_right", -900, -700),
+        ("lung_left", -900, -700),
+        ("fat", -120, -60),
+        ("heart", 35, 50),
+        ("aorta", 35, 50),
+        ("liver", 50, 65),
+        ("spleen", 40, 52),
+        ("kidney_right", 30, 40),
+        ("kidney_left", 30, 40),
+    ],
+)
 def test_tissue_hu(normal, name, lo, hi):
     m = core(normal.labels, name)
     assert m.sum() > 30, name

@@ -47,8 +47,9 @@ KEYWORDS: dict[str, dict[str, str]] = {
     },
 }
 NEGATION = re.compile(r"\b(?:no|without|not|negative for|free of)\b", re.IGNORECASE)
-HEDGE = re.compile(r"\b(?:possible|possibly|questionable|cannot exclude|cannot be excluded|may represent)\b",
-                   re.IGNORECASE)
+HEDGE = re.compile(
+    r"\b(?:possible|possibly|questionable|cannot exclude|cannot be excluded|may represent)\b", re.IGNORECASE
+)
 SIDE = {"left": r"\bleft\b", "right": r"\bright\b", "bilateral": r"\bbilateral\b"}
 VIEWS = (("PA",), ("PA", "LL"), ("AP",))
 
@@ -81,7 +82,7 @@ def negated_anywhere(text: str, modality: str, name: str) -> list[str]:
     out = []
     for sentence in sentences(text):
         cue = NEGATION.search(sentence)
-        if cue and re.search(KEYWORDS[modality][name], sentence[cue.start():], re.IGNORECASE):
+        if cue and re.search(KEYWORDS[modality][name], sentence[cue.start() :], re.IGNORECASE):
             out.append(sentence)
     return out
 
@@ -200,8 +201,9 @@ def test_planted_phi_is_listed_exactly_and_absent_without_phi() -> None:
                 assert f"{family}, {given}".lower() not in lowered
             for secret in (patient.mrn, patient.mrn.removeprefix("MRN"), patient.phone, patient.address):
                 assert secret not in report.text
-            assert not re.search(r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2}|(?:January|March|July|December) \d",
-                                 report.text)
+            assert not re.search(
+                r"\d{1,2}/\d{1,2}/\d{4}|\d{4}-\d{2}-\d{2}|(?:January|March|July|December) \d", report.text
+            )
     assert 70 < with_phi < 130  # about half of 200
 
 
@@ -225,10 +227,14 @@ def _write(truth: StudyTruth, seed: int, views: tuple[str, ...] = ("PA",)) -> st
 
 
 def test_clinically_consistent_wording() -> None:
-    heart_failure = StudyTruth("cxr", (
-        Finding("cardiomegaly", severity=0.6), Finding("pleural_effusion", "bilateral", 0.5, size_mm=30.0),
-        Finding("edema", "bilateral", 0.6, zone="middle"),
-    ))
+    heart_failure = StudyTruth(
+        "cxr",
+        (
+            Finding("cardiomegaly", severity=0.6),
+            Finding("pleural_effusion", "bilateral", 0.5, size_mm=30.0),
+            Finding("edema", "bilateral", 0.6, zone="middle"),
+        ),
+    )
     texts = [_write(heart_failure, s) for s in range(30)]
     assert all(re.search(r"heart failure|fluid overload", t) for t in texts)
     assert all("bilateral pleural effusions" in t for t in texts)
@@ -241,10 +247,15 @@ def test_clinically_consistent_wording() -> None:
         assert "cardiomediastinal silhouette is within normal limits" not in text
 
 
-@pytest.mark.parametrize(("subtype", "words"), [
-    ("ett", r"endotracheal tube.*carina"), ("cvc", r"(?:jugular|subclavian) central venous catheter"),
-    ("ngt", r"(?:enteric|nasogastric|orogastric) tube"), ("pacemaker", r"pacemaker with.*leads"),
-])
+@pytest.mark.parametrize(
+    ("subtype", "words"),
+    [
+        ("ett", r"endotracheal tube.*carina"),
+        ("cvc", r"(?:jugular|subclavian) central venous catheter"),
+        ("ngt", r"(?:enteric|nasogastric|orogastric) tube"),
+        ("pacemaker", r"pacemaker with.*leads"),
+    ],
+)
 def test_devices_are_named_by_type(subtype: str, words: str) -> None:
     truth = StudyTruth("cxr", (Finding("support_devices", severity=0.9, subtype=subtype),))
     for s in range(15):
