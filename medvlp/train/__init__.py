@@ -1,0 +1,1 @@
+"""Training: task (model + loss), loop, distributed setup, precision, optimisation, checkpoints, tracking."""
