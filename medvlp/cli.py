@@ -28,7 +28,6 @@ STAGES: dict[str, str] = {
 }
 OVERRIDE = re.compile(r"^[A-Za-z_][\w]*\.[\w.]+=")
 NOT_BUILT: dict[str, int] = {
-    "pretrain": 7,
     "zeroshot": 8,
     "finetune": 8,
     "evaluate": 8,
@@ -94,6 +93,12 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from medvlp.train.main import run
+
+    return run(args)
+
+
 def _cmd_label(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"text.label_set={args.findings}"] if args.findings else [])
     cfg = load_config(args.config, overrides)
@@ -156,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_args(ingest)
     ingest.set_defaults(func=_cmd_ingest)
+    pre = sub.add_parser("pretrain", help=STAGES["pretrain"], description=STAGES["pretrain"])
+    from medvlp.train.main import add_arguments as pretrain_arguments
+
+    pretrain_arguments(pre)
+    pre.set_defaults(func=_cmd_pretrain)
     label = sub.add_parser("label", help=STAGES["label"], description=STAGES["label"])
     label.add_argument("reports", type=Path, help="REPORTS.csv (or .jsonl, or a folder of <accession>.txt)")
     label.add_argument("--out", type=Path, default=None, help="labels CSV (default: <reports>_labels.csv)")

@@ -133,6 +133,45 @@ class DataConfig:
 
 
 @dataclass
+class ModelSection:
+    """Which model to build: a name from medvlp/models/model_configs (or a YAML path) plus overrides."""
+
+    name: str = knob("tiny-cxr-resnet", help="model config name (medvlp.models.list_models()) or a YAML path")
+    overrides: list[str] = knob([], help="model config overrides, e.g. [embed_dim=256, image.freeze=true]")
+
+
+@dataclass
+class LossSection:
+    """The composite loss: weights per registered loss and per-loss options."""
+
+    weights: dict[str, float] = knob(
+        {"clip": 1.0}, help="loss name -> weight (clip, siglip, local, pathology, anatomy, stream_proto)"
+    )
+    options: dict[str, Any] = knob({}, help="loss name -> options, e.g. {clip: {soft_labels: true}}")
+
+
+@dataclass
+class TrainConfig:
+    """Pre-training (`medvlp pretrain`)."""
+
+    dataset: str = knob("", help="ingested dataset folder (holds manifest.parquet)")
+    out: str = knob("runs/pretrain", help="run folder: checkpoints, MLflow store, plots, resolved config")
+    modality: Literal["cxr", "ct"] = knob("cxr", help="which samples of the manifest to train on")
+    steps: int = knob(200, help="optimizer steps", min=1)
+    lr: float = knob(5e-4, help="peak learning rate", min=0)
+    warmup_steps: int = knob(20, help="linear warm-up steps", min=0)
+    weight_decay: float = knob(0.05, help="AdamW weight decay (not on biases, norms, temperature)", min=0)
+    grad_clip: float = knob(1.0, help="max global gradient norm (0 = off)", min=0)
+    ema_decay: float = knob(0.0, help="EMA of the weights (0 = off), e.g. 0.999", min=0, max=1)
+    log_every: int = knob(10, help="steps between metric logs (host syncs happen only here)", min=1)
+    ckpt_every: int = knob(50, help="steps between checkpoints", min=1)
+    keep_last: int = knob(3, help="checkpoints kept besides the best", min=1)
+    tokenizer_vocab: int = knob(
+        4000, help="vocabulary of the tokenizer trained on the training reports when data.tokenizer is empty", min=100
+    )
+
+
+@dataclass
 class Config:
     """The whole resolved configuration of a run."""
 
@@ -141,3 +180,6 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     text: TextConfig = field(default_factory=TextConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    model: ModelSection = field(default_factory=ModelSection)
+    loss: LossSection = field(default_factory=LossSection)
+    train: TrainConfig = field(default_factory=TrainConfig)

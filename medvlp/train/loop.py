@@ -1,0 +1,162 @@
+"""`medvlp pretrain`: the plain loop. Read top to bottom: setup, resume, then step after step.
+
+Per step: batch -> device -> device augmentation -> `losses = task(batch)` -> backward -> clip -> step -> EMA.
+The host waits on the device only at log steps. A checkpoint (every train.ckpt_every steps and at the end) holds
+everything needed to continue exactly: weights, EMA, optimizer, step, data position, every RNG state.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from medvlp.config import Config, save_config, to_dict
+from medvlp.data.collate import collate_batch
+from medvlp.data.datasets import make_dataset
+from medvlp.data.loader import move_to, seed_worker
+from medvlp.data.manifest import read_manifest
+from medvlp.data.transforms.gpu import DeviceAugment, DeviceAugmentConfig
+from medvlp.train.checkpoint import load_checkpoint, read_pointer, save_checkpoint
+from medvlp.train.plots import plot_curves
+from medvlp.train.sampling import EpochBatchSampler, SeededItems
+from medvlp.train.schedule import apply_schedule, warmup_cosine
+from medvlp.train.task import TrainingTask
+from medvlp.train.tracking import Tracker
+
+OOM_HINT = (
+    "out of memory: lower data.batch_size, data.cxr_size / data.ct_size / data.ct_max_depth, or the slice "
+    "tower's chunk (model.overrides=[image.slice_chunk=8, image.checkpoint=true])"
+)
+
+
+def _tokenizer(cfg: Config, df: Any, out: Path) -> Any:
+    """The configured tokenizer, or one trained on the training split's reports (saved in the run folder)."""
+    from medvlp.text.tokenizer import load_tokenizer, train_tokenizer
+
+    if cfg.data.tokenizer:
+        return load_tokenizer(cfg.data.tokenizer)
+    folder = out / "tokenizer"
+    if not (folder / "tokenizer.json").is_file():
+        texts = [t for t in df[df["split"] == "train"]["report_text"] if t]
+        train_tokenizer(texts, folder, vocab_size=cfg.train.tokenizer_vocab)
+    return load_tokenizer(folder)
+
+
+def _device_augment(cfg: Config, seed: int, rank: int) -> DeviceAugment:
+    d = cfg.data
+    return DeviceAugment(
+        DeviceAugmentConfig(
+            tuple(d.crop_scale),
+            d.rotate_degrees,
+            d.scale_range,
+            d.translate,
+            d.brightness,
+            d.contrast,
+            d.noise_std,
+            *d.normalize,
+        ),
+        seed,
+        rank,
+    )
+
+
+def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Pre-train `cfg.model` on the training split of `cfg.train.dataset`; returns the final metrics."""
+    from medvlp.knowledge import load_graph
+    from medvlp.losses import CompositeLoss
+    from medvlp.models import create_model, tokenize_entities
+
+    t, seed = cfg.train, cfg.run.seed
+    out, root = Path(t.out), Path(t.dataset)
+    if not resume and read_pointer(out / "checkpoints") is not None:
+        raise FileExistsError(f"{out} already holds checkpoints; add --resume to continue, or choose another out")
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    torch.manual_seed(seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    df = read_manifest(root / "manifest.parquet")
+    tokenizer = _tokenizer(cfg, df, out)
+    graph = load_graph(Path(cfg.text.knowledge_dir) if cfg.text.knowledge_dir else None)
+    ds, _ = make_dataset(df, root, cfg.data, cfg.text, graph, tokenizer, t.modality, "train", train=True)
+    model = create_model(cfg.model.name, overrides=list(cfg.model.overrides), tokenizer=tokenizer)
+    if getattr(model, "streams", None) is not None:
+        model.set_entities(*tokenize_entities(graph, tokenizer))
+    task = TrainingTask(model, CompositeLoss(cfg.loss.weights, cfg.loss.options), t.ema_decay).to(device)
+    optimizer = torch.optim.AdamW(task.param_groups(t.weight_decay), lr=t.lr)
+    lr_table = warmup_cosine(t.steps, t.lr, min(t.warmup_steps, t.steps))
+    augment = _device_augment(cfg, seed, rank=0)
+    step, epoch, batch_in_epoch = 0, 0, 0
+    if resume and read_pointer(out / "checkpoints") is not None:
+        state = load_checkpoint(out / "checkpoints", model, ema=task.ema, optimizer=optimizer)
+        step, epoch, batch_in_epoch = state["step"], state["extra"]["epoch"], state["extra"]["batch"]
+        augment.generator.set_state(state["extra"]["augment_rng"])
+    sampler = EpochBatchSampler(len(ds), cfg.data.batch_size, seed, epoch, batch_in_epoch)
+    loader = DataLoader(
+        SeededItems(ds, seed),
+        batch_sampler=sampler,
+        collate_fn=collate_batch,
+        num_workers=cfg.data.workers,
+        worker_init_fn=seed_worker if cfg.data.workers else None,
+        pin_memory=device.type == "cuda",
+    )
+    tracker = Tracker(out, run_name=out.name)
+    tracker.log_params(to_dict(cfg))
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    history: list[dict[str, float]] = []
+    bar = tqdm(total=t.steps, initial=step, desc="pretrain", unit="step", disable=not progress, dynamic_ncols=True)
+    batches = iter(loader)
+    task.train()
+    try:
+        while step < t.steps:
+            batch = augment(move_to(next(batches), device), train=True)
+            apply_schedule(optimizer, step, lr_table)
+            with autocast:
+                losses = task(batch)
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            if t.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(task.model.parameters(), t.grad_clip)
+            optimizer.step()
+            task.update_ema()
+            step += 1
+            batch_in_epoch += 1
+            if batch_in_epoch == sampler.batches_per_epoch:
+                epoch, batch_in_epoch = epoch + 1, 0
+            if step % t.log_every == 0 or step == t.steps:
+                values = {k: float(v.detach()) for k, v in losses.items()}  # the only host sync
+                values["lr"] = float(lr_table[step - 1])
+                history.append({"step": step, **values})
+                with open(out / "history.jsonl", "a") as fh:
+                    fh.write(json.dumps(history[-1]) + "\n")
+                tracker.log_metrics(values, step)
+                bar.set_postfix(loss=f"{values['loss']:.3f}")
+            if step % t.ckpt_every == 0 or step == t.steps:
+                extra = {"epoch": epoch, "batch": batch_in_epoch, "augment_rng": augment.generator.get_state()}
+                last = history[-1] if history else {}
+                save_checkpoint(
+                    out / "checkpoints",
+                    step,
+                    model,
+                    ema=task.ema,
+                    optimizer=optimizer,
+                    extra=extra,
+                    metrics={k: v for k, v in last.items() if k != "step"},
+                    config=to_dict(cfg),
+                    keep_last=t.keep_last,
+                )
+            bar.update()
+    except torch.cuda.OutOfMemoryError as exc:
+        tracker.finish("FAILED")
+        raise RuntimeError(OOM_HINT) from exc
+    bar.close()
+    png = plot_curves(out / "history.jsonl", out / "loss_curves.png")
+    tracker.log_artifact(png, "plots")
+    tracker.log_artifact(out / "config.yaml")
+    tracker.finish()
+    return history[-1] if history else {}

@@ -1,0 +1,94 @@
+"""`medvlp pretrain` end to end on an ingested phantom: runs, tracks, and resumes bit-identically after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from medvlp.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = [
+    "train.steps=12",
+    "train.ckpt_every=4",
+    "train.log_every=2",
+    "data.batch_size=4",
+    "train.warmup_steps=2",
+    "text.synonym_swap=0.3",
+    "text.laterality_swap=0.5",
+]
+
+KILLER = """
+import os, signal, sys
+import medvlp.train.loop as loop
+original = loop.save_checkpoint
+def killing(root, step, *a, **kw):
+    original(root, step, *a, **kw)
+    if step == int(os.environ.get("KILL_AT", "-1")):
+        os.kill(os.getpid(), signal.SIGKILL)
+loop.save_checkpoint = killing
+from medvlp.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _args(dataset: Path, out: Path, *extra: str) -> list[str]:
+    """Both runs share the tiny_tokenizer fixture's vocabulary: WordPiece training is not bit-reproducible across
+    processes, which is why a run saves the tokenizer it trains and a resume reuses it."""
+    return [
+        "pretrain",
+        str(REPO / "configs/experiments/tiny_cxr.yaml"),
+        f"train.dataset={dataset}",
+        f"train.out={out}",
+        f"data.tokenizer={dataset.parent / 'tokenizer'}",
+        *TINY,
+        *extra,
+    ]
+
+
+def test_pretrain_tracks_and_checkpoints(tiny_dataset: Path, tiny_tokenizer, tmp_path: Path, capsys):
+    assert main(_args(tiny_dataset, tmp_path / "run")) == 0
+    assert "loss=" in capsys.readouterr().out
+    run = tmp_path / "run"
+    assert (run / "loss_curves.png").is_file() and (run / "config.yaml").is_file()
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{(run / 'mlflow.db').resolve()}")
+    (exp,) = [e for e in client.search_experiments() if e.name == "medvlp"]
+    (mlrun,) = client.search_runs([exp.experiment_id])
+    assert [m.step for m in client.get_metric_history(mlrun.info.run_id, "loss")] == [2, 4, 6, 8, 10, 12]
+    assert mlrun.data.params["train.steps"] == "12" and mlrun.info.status == "FINISHED"
+    assert "plots/loss_curves.png" in [a.path for a in client.list_artifacts(mlrun.info.run_id, "plots")]
+    assert main(_args(tiny_dataset, tmp_path / "run")) == 2  # existing checkpoints and no --resume
+
+
+@pytest.mark.slow
+def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """A pretrain run in a fresh process, as a real resume is, with a fixed thread count and hash seed."""
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **env}
+    return subprocess.run(
+        [sys.executable, "-c", KILLER, *args],
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_sigkill_then_resume_is_bit_identical(tiny_dataset: Path, tiny_tokenizer, tmp_path: Path):
+    straight = _run(_args(tiny_dataset, tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    killed = _run(_args(tiny_dataset, tmp_path / "killed"), KILL_AT="8")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    resumed = _run([*_args(tiny_dataset, tmp_path / "killed"), "--resume"])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = load_file(str(tmp_path / "straight/checkpoints/step-00000012/model.safetensors"))
+    b = load_file(str(tmp_path / "killed/checkpoints/step-00000012/model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(a[k].equal(b[k]) for k in a), [k for k in a if not a[k].equal(b[k])][:5]
