@@ -24,6 +24,19 @@ from medvlp.data.synthetic.report_phrases import (
     pick,
     positive_sentence,
 )
+from medvlp.data.synthetic.report_wording import (
+    ASIDES,
+    CHF_ENDINGS,
+    COMPLAINTS,
+    CT_NEGATIVES,
+    CXR_NEGATIVES,
+    DEVICE_COMPLAINTS,
+    GROUP_TITLES,
+    GROUPS,
+    IMPRESSION_ORDER,
+    NO_ACUTE,
+    NORMAL_IMPRESSIONS,
+)
 
 
 @dataclass(frozen=True)
@@ -33,336 +46,6 @@ class Report:
     text: str
     mentions: dict[str, str]  # drawn finding name -> "positive" | "hedged" | "omitted"
     phi: tuple[str, ...]
-
-
-# ----------------------------------------------------------------------------- normal statements, negatives
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """A normal statement of a findings group, said with probability p; the first choice whose findings are all
-    absent is used. Pseudo findings: "tension" (mediastinal shift drawn) and "ap" (AP view)."""
-
-    group: str
-    p: float
-    choices: tuple[tuple[frozenset[str], tuple[str, ...]], ...]
-
-
-def _fs(*names: str) -> frozenset[str]:
-    return frozenset(names)
-
-
-_CXR_LUNG = _fs("consolidation", "nodule", "mass", "atelectasis", "edema", "pneumothorax", "pleural_effusion")
-_CMS = (
-    "The cardiomediastinal silhouette is within normal limits.",
-    "Normal heart size and mediastinal contours.",
-    "Heart size and mediastinal contours are within normal limits.",
-    "Cardiomediastinal silhouette is unremarkable.",
-)
-_CMS_AP = (
-    "The cardiomediastinal silhouette is within normal limits given AP technique.",
-    "Heart size is within normal limits for a portable AP radiograph.",
-)
-_HEART = ("Heart size is normal.", "Normal heart size.", "The heart is not enlarged.")
-_CXR_NEGATIVES = (
-    _Slot(
-        "lungs",
-        0.85,
-        (
-            (
-                _CXR_LUNG,
-                ("The lungs are clear.", "Lungs are clear.", "The lungs are well expanded and clear.", "Clear lungs."),
-            ),
-        ),
-    ),
-    _Slot(
-        "lungs",
-        0.35,
-        (
-            (
-                _fs("consolidation"),
-                ("No focal consolidation.", "No focal airspace consolidation.", "There is no focal consolidation."),
-            ),
-        ),
-    ),
-    _Slot(
-        "lungs",
-        0.25,
-        (
-            (
-                _fs("edema"),
-                (
-                    "No pulmonary edema.",
-                    "No evidence of pulmonary edema.",
-                    "Pulmonary vascularity is within normal limits.",
-                ),
-            ),
-        ),
-    ),
-    _Slot(
-        "lungs",
-        0.15,
-        ((_fs("nodule", "mass"), ("No suspicious pulmonary nodule or mass.", "No pulmonary nodules or masses.")),),
-    ),
-    _Slot(
-        "pleura",
-        0.9,
-        (
-            (
-                _fs("pleural_effusion", "pneumothorax"),
-                (
-                    "No pleural effusion or pneumothorax.",
-                    "No pleural effusion. No pneumothorax.",
-                    "There is no pleural effusion or pneumothorax.",
-                    "No pneumothorax or pleural effusion.",
-                ),
-            ),
-            (
-                _fs("pleural_effusion"),
-                ("No pleural effusion.", "No pleural effusions.", "There is no pleural effusion."),
-            ),
-            (_fs("pneumothorax"), ("No pneumothorax.", "There is no pneumothorax.", "No evidence of pneumothorax.")),
-        ),
-    ),
-    _Slot(
-        "heart",
-        0.85,
-        (
-            (_fs("cardiomegaly", "tension", "ap"), _CMS + _HEART),
-            (_fs("cardiomegaly", "tension"), _CMS_AP),
-            (_fs("cardiomegaly"), _HEART),
-        ),
-    ),
-    _Slot(
-        "bones",
-        0.5,
-        (
-            (
-                _fs(),
-                (
-                    "No acute osseous abnormality.",
-                    "The visualized osseous structures are intact.",
-                    "No acute bony abnormality.",
-                    "Osseous structures are unremarkable.",
-                ),
-            ),
-        ),
-    ),
-    _Slot("devices", 0.05, ((_fs("support_devices"), ("No lines or tubes.",)),)),
-)
-_CT_NEGATIVES = (
-    _Slot(
-        "lungs",
-        0.8,
-        ((_fs("lung_nodule", "consolidation", "emphysema"), ("The lungs are clear.", "Lungs are clear.")),),
-    ),
-    _Slot(
-        "lungs",
-        0.5,
-        (
-            (
-                _fs("lung_nodule"),
-                (
-                    "No suspicious pulmonary nodules.",
-                    "No pulmonary nodules.",
-                    "No suspicious pulmonary nodule or mass.",
-                ),
-            ),
-        ),
-    ),
-    _Slot("lungs", 0.4, ((_fs("consolidation"), ("No focal consolidation.", "No airspace consolidation.")),)),
-    _Slot("lungs", 0.5, ((_fs(), ("The central airways are patent.", "The trachea and central bronchi are patent.")),)),
-    _Slot(
-        "pleura",
-        0.9,
-        (
-            (
-                _fs("pleural_effusion"),
-                ("No pleural effusion.", "No pleural effusions.", "There is no pleural effusion."),
-            ),
-        ),
-    ),
-    _Slot(
-        "heart",
-        0.8,
-        (
-            (
-                _fs("pericardial_effusion"),
-                (
-                    "No pericardial effusion.",
-                    "Heart size is normal. No pericardial effusion.",
-                    "Heart size is normal without pericardial effusion.",
-                ),
-            ),
-            (_fs(), ("Heart size is normal.",)),
-        ),
-    ),
-    _Slot(
-        "heart",
-        0.6,
-        (
-            (
-                _fs(),
-                (
-                    "No mediastinal or hilar lymphadenopathy.",
-                    "No enlarged mediastinal lymph nodes.",
-                    "The thoracic aorta is normal in caliber.",
-                ),
-            ),
-        ),
-    ),
-    _Slot(
-        "abdomen",
-        0.8,
-        (
-            (
-                _fs("liver_lesion"),
-                (
-                    "The liver is unremarkable.",
-                    "No focal hepatic lesion.",
-                    "The liver is normal in size and attenuation.",
-                ),
-            ),
-        ),
-    ),
-    _Slot(
-        "abdomen",
-        0.7,
-        (
-            (
-                _fs("kidney_cyst"),
-                (
-                    "The kidneys are unremarkable.",
-                    "No focal renal abnormality.",
-                    "The visualized kidneys are unremarkable.",
-                ),
-            ),
-        ),
-    ),
-    _Slot(
-        "abdomen",
-        0.5,
-        (
-            (
-                _fs(),
-                (
-                    "The spleen, pancreas and adrenal glands are unremarkable.",
-                    "The visualized spleen and adrenal glands are unremarkable.",
-                ),
-            ),
-        ),
-    ),
-    _Slot(
-        "bones",
-        0.5,
-        (
-            (
-                _fs(),
-                (
-                    "No acute osseous abnormality.",
-                    "No aggressive osseous abnormality.",
-                    "The osseous structures are intact.",
-                ),
-            ),
-        ),
-    ),
-)
-# Asides for realism: (group, sentence); none names a catalogue finding.
-ASIDES: dict[str, tuple[tuple[str, str], ...]] = {
-    "cxr": (
-        ("heart", "Atherosclerotic calcification of the aortic arch."),
-        ("heart", "Tortuous thoracic aorta."),
-        ("bones", "Degenerative changes of the thoracic spine."),
-        ("bones", "Old healed rib fractures."),
-        ("bones", "Mild thoracic kyphosis."),
-        ("bones", "Degenerative changes of both shoulders."),
-    ),
-    "ct": (
-        ("heart", "Coronary artery calcifications."),
-        ("heart", "Atherosclerotic calcification of the aorta."),
-        ("abdomen", "Small hiatal hernia."),
-        ("abdomen", "Cholelithiasis."),
-        ("bones", "Multilevel degenerative changes of the thoracic spine."),
-        ("bones", "Old healed rib fracture."),
-    ),
-}
-NORMAL_IMPRESSIONS = {
-    "cxr": ("Normal chest radiograph.", "No radiographic evidence of acute cardiopulmonary disease."),
-    "ct": ("Unremarkable CT of the chest and upper abdomen.", "Normal CT of the chest."),
-}
-NO_ACUTE = {
-    "cxr": (
-        "No acute cardiopulmonary process.",
-        "No acute cardiopulmonary abnormality.",
-        "No acute intrathoracic abnormality.",
-    ),
-    "ct": ("No acute abnormality in the chest or upper abdomen.", "No acute intrathoracic abnormality."),
-}
-_GROUPS = {
-    "cxr": ("devices", "lungs", "pleura", "heart", "bones"),
-    "ct": ("lungs", "pleura", "heart", "abdomen", "bones"),
-}
-_GROUP_TITLES = {
-    "devices": "",
-    "lungs": "Lungs",
-    "pleura": "Pleura",
-    "heart": "Heart and mediastinum",
-    "abdomen": "Upper abdomen",
-    "bones": "Bones and soft tissues",
-}
-_IMPRESSION_ORDER = {
-    "cxr": (
-        "pneumothorax",
-        "consolidation",
-        "edema",
-        "pleural_effusion",
-        "cardiomegaly",
-        "mass",
-        "nodule",
-        "atelectasis",
-        "support_devices",
-    ),
-    "ct": (
-        "consolidation",
-        "pleural_effusion",
-        "pericardial_effusion",
-        "liver_lesion",
-        "lung_nodule",
-        "emphysema",
-        "kidney_cyst",
-    ),
-}
-_CHF_ENDINGS = (
-    ", consistent with congestive heart failure.",
-    ", compatible with congestive heart failure.",
-    ". Findings are consistent with congestive heart failure.",
-    ", consistent with fluid overload.",
-)
-_COMPLAINTS = {
-    "cxr": (
-        "shortness of breath",
-        "cough",
-        "fever and cough",
-        "chest pain",
-        "dyspnea",
-        "hypoxia",
-        "preoperative evaluation",
-        "fall",
-        "weakness",
-        "follow-up",
-    ),
-    "ct": (
-        "cough",
-        "weight loss",
-        "smoking history",
-        "follow-up of prior imaging",
-        "abdominal pain",
-        "dyspnea",
-        "staging of known malignancy",
-        "chest pain",
-    ),
-}
-_DEVICE_COMPLAINTS = {"ett": "intubated patient", "cvc": "line placement", "ngt": "tube placement"}
 
 
 # ------------------------------------------------------------------------------------------------------ PHI
@@ -431,13 +114,13 @@ def _findings(
     present: frozenset[str],
 ) -> str:
     """FINDINGS body: per group the drawn findings, then normal statements of absent ones, then asides."""
-    groups: dict[str, list[str]] = {g: [] for g in _GROUPS[truth.modality]}
+    groups: dict[str, list[str]] = {g: [] for g in GROUPS[truth.modality]}
     for f in truth.findings:
         p, status = phrases[f.name], mentions[f.name]
         if status != "omitted":
             groups[p.group].append(positive_sentence(rng, p) if status == "positive" else hedged_sentence(rng, p))
     quiet = all(m == "omitted" for m in mentions.values())  # a normal-looking report says more boilerplate
-    for slot in _CXR_NEGATIVES if truth.modality == "cxr" else _CT_NEGATIVES:
+    for slot in CXR_NEGATIVES if truth.modality == "cxr" else CT_NEGATIVES:
         if rng.random() < (slot.p + 0.3 if quiet else slot.p):
             usable = [options for absent, options in slot.choices if not absent & present]
             if usable:
@@ -453,7 +136,7 @@ def _findings(
     layout = rng.random()
     if layout < 0.25:
         # no subheader for devices: "Lines and tubes:" would read as a device mention to a keyword labeler
-        return "\n".join(f"{_GROUP_TITLES[g]}: {text}" if _GROUP_TITLES[g] else text for g, text in filled)
+        return "\n".join(f"{GROUP_TITLES[g]}: {text}" if GROUP_TITLES[g] else text for g, text in filled)
     return ("\n" if layout < 0.45 else " ").join(text for _, text in filled)
 
 
@@ -476,9 +159,9 @@ def _impression(
         mentions.get("cardiomegaly") == "positive" or mentions.get("pleural_effusion") == "positive"
     ):
         parts = [phrases[n].impression for n in chf if mentions.get(n) == "positive"]
-        items.append(cap(_join(parts)) + pick(rng, _CHF_ENDINGS))
+        items.append(cap(_join(parts)) + pick(rng, CHF_ENDINGS))
         done.update(n for n in chf if mentions.get(n) == "positive")
-    for name in _IMPRESSION_ORDER[truth.modality]:
+    for name in IMPRESSION_ORDER[truth.modality]:
         if name in mentions and name not in done and mentions[name] != "omitted":
             items.append(impression_item(rng, phrases[name], mentions[name] == "hedged"))
     devices = [f.subtype for f in truth.get("support_devices")]
@@ -527,8 +210,8 @@ def _exam_and_technique(rng: np.random.Generator, modality: str, views: tuple[st
 
 
 def _indication(rng: np.random.Generator, truth: StudyTruth, patient: Patient, when: dt.date) -> str:
-    pool = list(_COMPLAINTS[truth.modality])
-    pool += [_DEVICE_COMPLAINTS[f.subtype] for f in truth.get("support_devices") if f.subtype in _DEVICE_COMPLAINTS]
+    pool = list(COMPLAINTS[truth.modality])
+    pool += [DEVICE_COMPLAINTS[f.subtype] for f in truth.get("support_devices") if f.subtype in DEVICE_COMPLAINTS]
     complaint, age = pick(rng, pool), patient.age_at(when)
     sex = pick(rng, ("woman", "female") if patient.sex == "F" else ("man", "male"))
     who = f"{age}-year-old {sex}" if age < 90 else f"elderly {sex}"  # ages of 90 and over count as PHI
