@@ -166,6 +166,7 @@ class TrainConfig:
     log_every: int = knob(10, help="steps between metric logs (host syncs happen only here)", min=1)
     ckpt_every: int = knob(50, help="steps between checkpoints", min=1)
     keep_last: int = knob(3, help="checkpoints kept besides the best", min=1)
+    parallel: Literal["ddp", "fsdp"] = knob("ddp", help="how several processes (torchrun) share the model")
     tokenizer_vocab: int = knob(
         4000, help="vocabulary of the tokenizer trained on the training reports when data.tokenizer is empty", min=100
     )

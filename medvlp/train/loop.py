@@ -23,6 +23,7 @@ from medvlp.data.loader import move_to, seed_worker
 from medvlp.data.manifest import read_manifest
 from medvlp.data.transforms.gpu import DeviceAugment, DeviceAugmentConfig
 from medvlp.train.checkpoint import load_checkpoint, read_pointer, save_checkpoint
+from medvlp.train.distributed import barrier, cleanup, init_distributed, wrap
 from medvlp.train.plots import plot_curves
 from medvlp.train.sampling import EpochBatchSampler, SeededItems
 from medvlp.train.schedule import apply_schedule, warmup_cosine
@@ -79,8 +80,12 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     torch.manual_seed(seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    info = init_distributed()
+    device = info.device
     df = read_manifest(root / "manifest.parquet")
+    if info.is_main:  # rank 0 trains the tokenizer (when none is configured); the others then load it
+        _tokenizer(cfg, df, out)
+    barrier()
     tokenizer = _tokenizer(cfg, df, out)
     graph = load_graph(Path(cfg.text.knowledge_dir) if cfg.text.knowledge_dir else None)
     ds, _ = make_dataset(df, root, cfg.data, cfg.text, graph, tokenizer, t.modality, "train", train=True)
@@ -88,15 +93,16 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     if getattr(model, "streams", None) is not None:
         model.set_entities(*tokenize_entities(graph, tokenizer))
     task = TrainingTask(model, CompositeLoss(cfg.loss.weights, cfg.loss.options), t.ema_decay).to(device)
+    runner = wrap(task, info, t.parallel)  # DDP/FSDP around model + loss, so it sees the loss dict as output
     optimizer = torch.optim.AdamW(task.param_groups(t.weight_decay), lr=t.lr)
     lr_table = warmup_cosine(t.steps, t.lr, min(t.warmup_steps, t.steps))
-    augment = _device_augment(cfg, seed, rank=0)
+    augment = _device_augment(cfg, seed, rank=info.rank)
     step, epoch, batch_in_epoch = 0, 0, 0
     if resume and read_pointer(out / "checkpoints") is not None:
         state = load_checkpoint(out / "checkpoints", model, ema=task.ema, optimizer=optimizer)
         step, epoch, batch_in_epoch = state["step"], state["extra"]["epoch"], state["extra"]["batch"]
         augment.generator.set_state(state["extra"]["augment_rng"])
-    sampler = EpochBatchSampler(len(ds), cfg.data.batch_size, seed, epoch, batch_in_epoch)
+    sampler = EpochBatchSampler(len(ds), cfg.data.batch_size, seed, epoch, batch_in_epoch, info.rank, info.world_size)
     loader = DataLoader(
         SeededItems(ds, seed),
         batch_sampler=sampler,
@@ -105,11 +111,18 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
         worker_init_fn=seed_worker if cfg.data.workers else None,
         pin_memory=device.type == "cuda",
     )
-    tracker = Tracker(out, run_name=out.name)
+    tracker = Tracker(out, run_name=out.name, rank=info.rank)
     tracker.log_params(to_dict(cfg))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     history: list[dict[str, float]] = []
-    bar = tqdm(total=t.steps, initial=step, desc="pretrain", unit="step", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=t.steps,
+        initial=step,
+        desc="pretrain",
+        unit="step",
+        disable=not (progress and info.is_main),
+        dynamic_ncols=True,
+    )
     batches = iter(loader)
     task.train()
     try:
@@ -117,7 +130,7 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
             batch = augment(move_to(next(batches), device), train=True)
             apply_schedule(optimizer, step, lr_table)
             with autocast:
-                losses = task(batch)
+                losses = runner(batch)
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
             if t.grad_clip > 0:
@@ -132,11 +145,12 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
                 values = {k: float(v.detach()) for k, v in losses.items()}  # the only host sync
                 values["lr"] = float(lr_table[step - 1])
                 history.append({"step": step, **values})
-                with open(out / "history.jsonl", "a") as fh:
-                    fh.write(json.dumps(history[-1]) + "\n")
+                if info.is_main:
+                    with open(out / "history.jsonl", "a") as fh:
+                        fh.write(json.dumps(history[-1]) + "\n")
                 tracker.log_metrics(values, step)
                 bar.set_postfix(loss=f"{values['loss']:.3f}")
-            if step % t.ckpt_every == 0 or step == t.steps:
+            if info.is_main and (step % t.ckpt_every == 0 or step == t.steps):
                 extra = {"epoch": epoch, "batch": batch_in_epoch, "augment_rng": augment.generator.get_state()}
                 last = history[-1] if history else {}
                 save_checkpoint(
@@ -155,8 +169,10 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
         tracker.finish("FAILED")
         raise RuntimeError(OOM_HINT) from exc
     bar.close()
-    png = plot_curves(out / "history.jsonl", out / "loss_curves.png")
-    tracker.log_artifact(png, "plots")
-    tracker.log_artifact(out / "config.yaml")
-    tracker.finish()
+    if info.is_main:
+        png = plot_curves(out / "history.jsonl", out / "loss_curves.png")
+        tracker.log_artifact(png, "plots")
+        tracker.log_artifact(out / "config.yaml")
+        tracker.finish()
+    cleanup()
     return history[-1] if history else {}

@@ -21,8 +21,8 @@ class TrainingTask(nn.Module):
         self.model, self.loss = model, loss
         self.ema_decay = ema_decay
         self.ema: nn.Module | None = None
-        if ema_decay > 0:
-            self.ema = copy.deepcopy(model).eval().requires_grad_(False)
+        if ema_decay > 0:  # of the bare model, never of a DDP/FSDP wrapper
+            self.ema = copy.deepcopy(getattr(model, "module", model)).eval().requires_grad_(False)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         return self.loss(self.model(batch), batch)
@@ -31,9 +31,10 @@ class TrainingTask(nn.Module):
     def update_ema(self) -> None:
         if self.ema is None:
             return
-        for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+        bare = getattr(self.model, "module", self.model)
+        for e, p in zip(self.ema.parameters(), bare.parameters(), strict=True):
             e.lerp_(p.detach(), 1.0 - self.ema_decay)
-        for e, b in zip(self.ema.buffers(), self.model.buffers(), strict=True):
+        for e, b in zip(self.ema.buffers(), bare.buffers(), strict=True):
             e.copy_(b)
 
     def param_groups(self, weight_decay: float) -> list[dict[str, Any]]:

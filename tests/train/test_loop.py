@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from medvlp.cli import main
@@ -68,6 +69,14 @@ def test_pretrain_tracks_and_checkpoints(tiny_dataset: Path, tiny_tokenizer, tmp
 
 
 @pytest.mark.slow
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     """A pretrain run in a fresh process, as a real resume is, with a fixed thread count and hash seed."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **env}
@@ -92,3 +101,71 @@ def test_sigkill_then_resume_is_bit_identical(tiny_dataset: Path, tiny_tokenizer
     b = load_file(str(tmp_path / "killed/checkpoints/step-00000012/model.safetensors"))
     assert a.keys() == b.keys()
     assert all(a[k].equal(b[k]) for k in a), [k for k in a if not a[k].equal(b[k])][:5]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_equals_one_process_on_the_doubled_batch(tiny_dataset: Path, tiny_tokenizer, tmp_path: Path):
+    """torchrun with 2 gloo processes of batch 2 ends with the weights of 1 process of batch 4 (float tolerance)."""
+    still = [
+        "model.name=tiny-cxr-vit",
+        "train.steps=4",
+        "train.ckpt_every=4",
+        "train.log_every=2",
+        "train.warmup_steps=1",
+        "data.crop_scale=[1.0, 1.0]",
+        "data.rotate_degrees=0",
+        "data.scale_range=0",
+        "data.translate=0",
+        "data.brightness=0",
+        "data.contrast=0",
+        "data.noise_std=0",
+        f"data.tokenizer={tiny_dataset.parent / 'tokenizer'}",
+        f"train.dataset={tiny_dataset}",
+    ]
+    config = str(REPO / "configs/experiments/tiny_cxr.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "medvlp.train.main",
+            config,
+            *still,
+            "data.batch_size=4",
+            f"train.out={tmp_path / 'one'}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-port",
+            str(_free_port()),
+            "-m",
+            "medvlp.train.main",
+            config,
+            *still,
+            "data.batch_size=2",
+            f"train.out={tmp_path / 'two'}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    a = load_file(str(tmp_path / "one/checkpoints/step-00000004/model.safetensors"))
+    b = load_file(str(tmp_path / "two/checkpoints/step-00000004/model.safetensors"))
+    # Float agreement: reductions run in another order, and AdamW turns a rounding difference in a near-zero
+    # gradient into a full lr-sized step, so a handful of weights differ by up to ~lr; the bulk must agree to
+    # float precision (a sharding or gradient-averaging bug moves the mean by orders of magnitude more).
+    diff = torch.cat([(a[k] - b[k]).abs().flatten() for k in a])
+    assert float(diff.mean()) < 1e-6 and float(diff.quantile(0.99)) < 1e-5, (float(diff.mean()), float(diff.max()))
