@@ -15,15 +15,15 @@ import numpy as np
 
 from medvlp.data.synthetic.findings import Finding, StudyTruth
 from medvlp.data.synthetic.patients import Patient
-from medvlp.data.synthetic.report_phrases import (
+from medvlp.data.synthetic.report_grammar import (
     Phrase,
     cap,
-    describe,
     hedged_sentence,
     impression_item,
     pick,
     positive_sentence,
 )
+from medvlp.data.synthetic.report_phrases import describe
 from medvlp.data.synthetic.report_wording import (
     ASIDES,
     CHF_ENDINGS,
