@@ -18,6 +18,23 @@ from dataclasses import dataclass
 from typing import Literal
 
 from medvlp.knowledge import KnowledgeGraph, load_graph
+from medvlp.text.cues import (
+    ADJECTIVE_ORGAN,
+    ASSERT,
+    BARRIER,
+    BLOCKED,
+    BOTH,
+    CUE_FILLERS,
+    CUES,
+    FILLERS,
+    GENERIC,
+    GENERIC_FORMS,
+    MIDLINE,
+    NORMAL_STATEMENTS,
+    ORGANS,
+    PREDICATE,
+    SIDE,
+)
 from medvlp.text.reports import SECTIONS
 
 Laterality = Literal["left", "right", "bilateral"]
@@ -33,82 +50,6 @@ _ABBREVIATION = re.compile(r"(?i)(?:^|[^\w.])(?:dr|mr|mrs|ms|vs|approx|fig|e\.g|
 
 # Words allowed inside a multi-word form ('heart is *mildly* enlarged', 'elevated *left* hemidiaphragm'), where 'not'
 # and 'borderline' change its status, and inside a cue ('cannot be *entirely* excluded').
-_FILLERS = frozenset(
-    "mildly moderately markedly severely slightly minimally massively significantly again still now "
-    "stably also not borderline left right bilateral".split()
-)
-_CUE_FILLERS = frozenset("entirely completely definitely totally fully definitively".split())
-_GENERIC = "__generic__"  # a head word that names an entity only with an organ beside it
-_GENERIC_FORMS = "lesion|lesions|hypodensity|hypodensities|hypoattenuating lesion|focal lesion"
-_BLOCKED = "mass effect"  # looks like a form but names no finding
-_NORMAL_STATEMENTS = {  # statements that deny a finding without a cue word
-    "cardiomegaly": "heart size is normal|heart size normal|normal heart size|heart is normal in size|"
-    "heart size is within normal limits|heart size within normal limits|cardiac silhouette is normal|"
-    "cardiac silhouette is normal in size|cardiac silhouette is within normal limits|normal cardiac silhouette|"
-    "cardiac size is normal|heart size is not enlarged|normal sized heart|normal size heart|normal cardiac size",
-    "enlarged_cardiomediastinum": "normal cardiomediastinal silhouette|normal cardiomediastinal contours|"
-    "cardiomediastinal silhouette is normal|cardiomediastinal silhouette is within normal limits|"
-    "cardiomediastinal silhouette is unremarkable|cardiomediastinal contours are normal|"
-    "cardiomediastinal contours are within normal limits",
-}
-# Cue phrases by (status, direction). 'pre' cues govern what follows them in the clause, 'post' cues what precedes
-# them (back to a comma), 'both' either side. 'weak' uncertainty leaves an active negation alone ('no consolidation
-# suggestive of pneumonia'); 'pseudo' ends one ('no change in the effusion'); 'break' starts a new clause.
-_CUES: dict[tuple[str, str], str] = {
-    ("neg", "pre"): "no|not|without|negative for|free of|clear of|absence of|rather than|no evidence of|never|neither|"
-    "nor|no longer|resolution of|interval resolution of|removal of|interval removal of|no signs of|no sign of",
-    ("neg", "post"): "not seen|not identified|not visualized|not visible|not appreciated|not present|not demonstrated|"
-    "not evident|not detected|not noted|absent|has resolved|have resolved|no longer seen|no longer visualized|"
-    "no longer visible|no longer present|no longer evident|no longer identified|no longer demonstrated|"
-    "no longer appreciated|removed|has been removed|have been removed|ruled out|excluded|is negative|are negative",
-    ("neg", "both"): "resolved",
-    ("unc", "pre"): "possible|possibly|probable|probably|likely|most likely|may|might|could|cannot exclude|"
-    "can not exclude|can t exclude|cannot rule out|can not rule out|questionable|question of|questioned|suspected|"
-    "suspect|suspicion of|equivocal|borderline|differential includes|differential diagnosis|presumed|presumably|"
-    "differential considerations include|evaluate for|evaluation for|assess for|correlate for|rule out|r / o|?|"
-    "correlate clinically for|clinical correlation for",
-    ("weak", "pre"): "suspicious for|suggestive of|suggesting|suggests|concerning for|concern for|worrisome for|"
-    "raising concern for",
-    ("unc", "post"): "cannot be excluded|can not be excluded|not excluded|cannot be ruled out|can not be ruled out|"
-    "not ruled out|difficult to exclude|may be present|might be present|could be present|is possible|are possible|"
-    "is suspected|are suspected|is questioned|is likely|are likely|is probable|is questionable|is not excluded|"
-    "is a consideration",
-    ("unc", "both"): "versus|vs|unlikely|less likely",
-    ("pseudo", "pre"): "no change|no interval change|no significant change|no significant interval change|"
-    "no appreciable change|no definite change|without change|without interval change|without significant change|"
-    "no increase|no decrease|no significant increase|no significant decrease|not significantly changed|"
-    "not changed|no other change|no substantial change|gram negative",
-    ("break", ""): ";|:|but|however|although|though|whereas|which|except|except for|other than|apart from|"
-    "aside from|with the exception of|yet|while",
-}
-# After ',' or 'and' inside a cue's scope, a word of _ASSERT (or a _PREDICATE further on) opens a new statement.
-_ASSERT = frozenset(
-    "small moderate large mild marked severe trace tiny minimal patchy there the a an left right bilateral bibasilar "
-    "stable unchanged persistent again increased increasing decreased decreasing improved improving worsening "
-    "worsened interval redemonstrated residual new status otherwise moderately mildly markedly severely extensive "
-    "scattered multiple several few numerous dense diffuse subtle subsegmental linear streaky layering loculated "
-    "persisting redemonstration".split()
-)
-_PREDICATE = frozenset(
-    "stable unchanged persists persist persistent remains remain redemonstrated increased "
-    "decreased improved improving worsened worsening enlarged".split()
-)
-# Words that end a premodifier: a side word before one of them belongs to the mention before it.
-_BARRIER = frozenset(
-    ", and or with in at on of within along from to into without involving near overlying "
-    "projecting over is are".split()
-)
-_SIDE = {"left": "left", "right": "right"} | dict.fromkeys(
-    "bilateral bilaterally bibasilar bibasal bibasally biapical".split(), "bilateral"
-)
-_BOTH = frozenset("lungs lung bases sides hemithoraces apices lower upper pleural".split())  # 'both lungs'
-_ORGANS = dict(  # organ -> its adjective
-    pair.split(":")
-    for pair in "liver:hepatic kidney:renal spleen:splenic adrenal_gland:adrenal pancreas:pancreatic "
-    "gallbladder:gallbladder lung:pulmonary".split()
-)
-_ADJECTIVE_ORGAN = {adj: organ for organ, adj in _ORGANS.items()}
-_MIDLINE = ("heart", "mediastinum")  # 'right atrium' names a chamber, not a side of the patient
 
 
 @dataclass(frozen=True)
@@ -197,21 +138,21 @@ class Matcher:
                 _add(self._trie, _plural(_tokens(form.replace("_", " "))), (e.id, None, ""))
             for abbr in e.abbreviations:
                 _add(self._trie, _tokens(abbr), (e.id, tuple(m.group() for m in _TOKEN.finditer(abbr)), ""))
-        for entity, forms in _NORMAL_STATEMENTS.items():
+        for entity, forms in NORMAL_STATEMENTS.items():
             for form in forms.split("|") if entity in self.graph else ():
                 _add(self._trie, _tokens(form), (self.graph.resolve(entity), None, "neg"))
-        for form in _GENERIC_FORMS.split("|"):
-            _add(self._trie, _tokens(form), (_GENERIC, None, ""))
-        _add(self._trie, _tokens(_BLOCKED), (None, None, ""))
+        for form in GENERIC_FORMS.split("|"):
+            _add(self._trie, _tokens(form), (GENERIC, None, ""))
+        _add(self._trie, _tokens(BLOCKED), (None, None, ""))
         self._cues: dict = {}  # tokens -> (status, None, direction)
-        for (status, direction), phrases in _CUES.items():
+        for (status, direction), phrases in CUES.items():
             for phrase in phrases.split("|"):
                 _add(self._cues, _tokens(phrase), (status, None, direction))
         parts = {a: self._parts(a) for a in self._anatomy}
-        self._midline = {a for a, up in parts.items() if any(p in _MIDLINE for p in up)}
-        self._organ_of = {a: next((p for p in up if p in _ORGANS), None) for a, up in parts.items()}
+        self._midline = {a for a, up in parts.items() if any(p in MIDLINE for p in up)}
+        self._organ_of = {a: next((p for p in up if p in ORGANS), None) for a, up in parts.items()}
         self._organ_words = {
-            o: (_ORGANS[o], self.graph.get(o).name, *self.graph.get(o).synonyms) for o in _ORGANS if o in self.graph
+            o: (ORGANS[o], self.graph.get(o).name, *self.graph.get(o).synonyms) for o in ORGANS if o in self.graph
         }
         self._refined: dict[tuple[str, str, str], str | None] = {}
 
@@ -262,7 +203,7 @@ class Matcher:
         anatomy: list[tuple[int, int, str]] = []
         owner, i = [-1] * n, 0
         while i < n:
-            j, value, flags = self._walk(trie, low, orig, i, _FILLERS) if low[i] in trie else (i, (), "")
+            j, value, flags = self._walk(trie, low, orig, i, FILLERS) if low[i] in trie else (i, (), "")
             if j == i:
                 i += 1
                 continue
@@ -280,7 +221,7 @@ class Matcher:
         out = []
         for m, (i, j, entity, flags) in enumerate(mentions):
             entity = self._refine(entity, low[i:j], organs[m]) if m in organs else entity
-            if entity != _GENERIC:
+            if entity != GENERIC:
                 s, e = found[i].start(), found[j - 1].end()
                 negated, uncertain = "n" in flags or status[m][0], "u" in flags or status[m][1]
                 out.append(Mention(entity, s, e, text[s:e], negated, uncertain, sides.get(m), index, section))
@@ -296,7 +237,7 @@ class Matcher:
         cues, i, trie = {}, 0, self._cues
         while i < len(low):
             if owner[i] < 0 and low[i] in trie:
-                j, value, _ = self._walk(trie, low, low, i, _CUE_FILLERS)
+                j, value, _ = self._walk(trie, low, low, i, CUE_FILLERS)
                 if j > i and all(owner[k] < 0 for k in range(i, j)):
                     cues[i] = (j, value[0], value[2])
                     i = j
@@ -352,12 +293,12 @@ class Matcher:
             p += 1
         if p >= len(low) or low[p] in ("or", "nor"):
             return False
-        if low[p] in _ASSERT or low[p].isdigit():
+        if low[p] in ASSERT or low[p].isdigit():
             return True
         for word in low[p:]:
             if word in (",", ";", ":", "but", "however"):
                 return False
-            if word in _PREDICATE:
+            if word in PREDICATE:
                 return True
         return False
 
@@ -377,7 +318,7 @@ class Matcher:
                 return owner[p]
             after = next((m for cl, i, m in starts if i > p and cl == clause[p]), None)
             before = next((m for cl, i, m in reversed(starts) if mentions[m][1] <= p and cl == clause[p]), None)
-            if after is not None and (before is None or _BARRIER.isdisjoint(low[p + 1 : mentions[after][0]])):
+            if after is not None and (before is None or BARRIER.isdisjoint(low[p + 1 : mentions[after][0]])):
                 return after
             return before
 
@@ -385,13 +326,13 @@ class Matcher:
         organs: dict[int, list[str]] = {}
         midline = {k for i, j, a in anatomy if a in self._midline for k in range(i, j)}
         for p, word in enumerate(low):
-            side = _SIDE.get(word) or (
-                "bilateral" if word == "both" and low[p + 1 : p + 2] and low[p + 1] in _BOTH else None
+            side = SIDE.get(word) or (
+                "bilateral" if word == "both" and low[p + 1 : p + 2] and low[p + 1] in BOTH else None
             )
             if side and p not in midline and (m := target(p)) is not None:
                 sides.setdefault(m, set()).add(side)
-            if word in _ADJECTIVE_ORGAN and owner[p] < 0 and (m := target(p)) is not None:
-                organs.setdefault(m, []).append(_ADJECTIVE_ORGAN[word])
+            if word in ADJECTIVE_ORGAN and owner[p] < 0 and (m := target(p)) is not None:
+                organs.setdefault(m, []).append(ADJECTIVE_ORGAN[word])
         for i, _, a in anatomy:
             if self._organ_of[a] and (m := target(i)) is not None:
                 organs.setdefault(m, []).append(self._organ_of[a])  # type: ignore[arg-type]
@@ -405,9 +346,9 @@ class Matcher:
         for organ in organs:
             key = (entity, words, organ)
             if key not in self._refined:
-                heads = sorted({words, tokens[-1]} | ({self.graph.get(entity).name} if entity != _GENERIC else set()))
+                heads = sorted({words, tokens[-1]} | ({self.graph.get(entity).name} if entity != GENERIC else set()))
                 found = (self.graph.lookup(f"{w} {h}") for w in self._organ_words.get(organ, ()) for h in heads)
-                broader = {entity, *self.graph.ancestors(entity)} if entity != _GENERIC else set()
+                broader = {entity, *self.graph.ancestors(entity)} if entity != GENERIC else set()
                 self._refined[key] = next((f for f in found if f and f not in self._anatomy | broader), None)
             if self._refined[key]:
                 return self._refined[key]  # type: ignore[return-value]

@@ -11,7 +11,8 @@ from medvlp.data.synthetic.findings import sample_ct_findings, sample_cxr_findin
 from medvlp.data.synthetic.patients import make_patient, study_date
 from medvlp.data.synthetic.reports import write_report
 from medvlp.knowledge import load_graph
-from medvlp.text.match import _CUES, Matcher, Mention, section_spans, sentence_spans
+from medvlp.text.cues import CUES
+from medvlp.text.match import Matcher, Mention, section_spans, sentence_spans
 from medvlp.text.reports import split_sections, split_sentences
 
 
@@ -184,7 +185,7 @@ def test_anatomy_on_request():
 
 
 def test_cue_phrases_are_unique():
-    phrases = [p for v in _CUES.values() for p in v.split("|")]
+    phrases = [p for v in CUES.values() for p in v.split("|")]
     assert len(phrases) == len(set(phrases))
 
 
