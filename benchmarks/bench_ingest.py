@@ -107,7 +107,7 @@ def main() -> None:
     env = {**os.environ, "MEDVLP_DEID_SECRET": "benchmark-secret-0123456789"}
     reports = str(phantom / "reports/reports.csv")
     contenders = {
-        "medvlp ingest, 1 worker": [
+        f"medvlp ingest, {w} worker{'s' if w > 1 else ''}": [
             sys.executable,
             "-m",
             "medvlp",
@@ -116,23 +116,12 @@ def main() -> None:
             "--reports",
             reports,
             "--out",
-            str(args.out / "w1"),
+            str(args.out / f"w{w}"),
             "--workers",
-            "1",
-        ],
-        "medvlp ingest, 2 workers": [
-            sys.executable,
-            "-m",
-            "medvlp",
-            "ingest",
-            str(archive),
-            "--reports",
-            reports,
-            "--out",
-            str(args.out / "w2"),
-            "--workers",
-            "2",
-        ],
+            str(w),
+        ]
+        for w in (1, 2)
+    } | {
         "naive loop: dcmread + pixel_array": [sys.executable, "-c", NAIVE, str(archive)],
         "dcm2niix (uncompressed NIfTI out)": [
             "dcm2niix",
