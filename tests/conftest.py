@@ -64,3 +64,36 @@ def tiny_tokenizer(tiny_dataset: Path):
     out = tiny_dataset.parent / "tokenizer"
     train_tokenizer(texts * 4, out, vocab_size=400, min_frequency=1)
     return load_tokenizer(out)
+
+
+def _tiny_run(dataset: Path, out: Path, config: str, *overrides: str) -> Path:
+    from medvlp.config import load_config
+    from medvlp.train.loop import pretrain
+
+    cfg = load_config(
+        [REPO / "configs/experiments" / config],
+        [
+            f"train.dataset={dataset}",
+            f"train.out={out}",
+            f"data.tokenizer={dataset.parent / 'tokenizer'}",
+            "train.steps=4",
+            "train.ckpt_every=4",
+            "train.log_every=2",
+            "train.warmup_steps=1",
+            *overrides,
+        ],
+    )
+    pretrain(cfg, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset: Path, tiny_tokenizer, tmp_path_factory) -> Path:
+    """A 4-step tiny 2D pre-training run on the tiny dataset (its run folder), trained once a session."""
+    return _tiny_run(tiny_dataset, tmp_path_factory.mktemp("runs") / "cxr", "tiny_cxr.yaml", "data.batch_size=4")
+
+
+@pytest.fixture(scope="session")
+def tiny_ct_run(tiny_dataset: Path, tiny_tokenizer, tmp_path_factory) -> Path:
+    """A 4-step tiny 3D pre-training run on the tiny dataset (its run folder), trained once a session."""
+    return _tiny_run(tiny_dataset, tmp_path_factory.mktemp("runs") / "ct", "tiny_ct.yaml", "data.batch_size=2")

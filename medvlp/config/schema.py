@@ -162,8 +162,14 @@ class TrainConfig:
     warmup_steps: int = knob(20, help="linear warm-up steps", min=0)
     weight_decay: float = knob(0.05, help="AdamW weight decay (not on biases, norms, temperature)", min=0)
     grad_clip: float = knob(1.0, help="max global gradient norm (0 = off)", min=0)
+    accum_steps: int = knob(
+        1, help="micro-batches per batch: contrastive accumulation, the loss still sees all negatives", min=1
+    )
     ema_decay: float = knob(0.0, help="EMA of the weights (0 = off), e.g. 0.999", min=0, max=1)
     log_every: int = knob(10, help="steps between metric logs (host syncs happen only here)", min=1)
+    val_every: int = knob(
+        0, help="steps between validations on the val split (retrieval R@K, zero-shot AUROC); 0 = at the end", min=0
+    )
     ckpt_every: int = knob(50, help="steps between checkpoints", min=1)
     keep_last: int = knob(3, help="checkpoints kept besides the best", min=1)
     parallel: Literal["ddp", "fsdp"] = knob("ddp", help="how several processes (torchrun) share the model")

@@ -8,6 +8,7 @@ everything needed to continue exactly: weights, EMA, optimizer, step, data posit
 from __future__ import annotations
 
 import json
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from medvlp.data.collate import collate_batch
 from medvlp.data.datasets import make_dataset
 from medvlp.data.loader import move_to, seed_worker
 from medvlp.data.manifest import read_manifest
-from medvlp.data.transforms.gpu import DeviceAugment, DeviceAugmentConfig
+from medvlp.data.transforms.gpu import DeviceAugment
+from medvlp.train.accumulate import accumulated_backward
 from medvlp.train.checkpoint import load_checkpoint, read_pointer, save_checkpoint
 from medvlp.train.distributed import barrier, cleanup, init_distributed, wrap
 from medvlp.train.plots import plot_curves
@@ -29,10 +31,12 @@ from medvlp.train.sampling import EpochBatchSampler, SeededItems
 from medvlp.train.schedule import apply_schedule, warmup_cosine
 from medvlp.train.task import TrainingTask
 from medvlp.train.tracking import Tracker
+from medvlp.train.validate import BEST_METRIC, Validator
 
 OOM_HINT = (
-    "out of memory: lower data.batch_size, data.cxr_size / data.ct_size / data.ct_max_depth, or the slice "
-    "tower's chunk (model.overrides=[image.slice_chunk=8, image.checkpoint=true])"
+    "out of memory: raise train.accum_steps (same negatives, less activation memory), or lower data.batch_size, "
+    "data.cxr_size / data.ct_size / data.ct_max_depth, or the slice tower's chunk "
+    "(model.overrides=[image.slice_chunk=8, image.checkpoint=true])"
 )
 
 
@@ -47,24 +51,6 @@ def _tokenizer(cfg: Config, df: Any, out: Path) -> Any:
         texts = [t for t in df[df["split"] == "train"]["report_text"] if t]
         train_tokenizer(texts, folder, vocab_size=cfg.train.tokenizer_vocab)
     return load_tokenizer(folder)
-
-
-def _device_augment(cfg: Config, seed: int, rank: int) -> DeviceAugment:
-    d = cfg.data
-    return DeviceAugment(
-        DeviceAugmentConfig(
-            tuple(d.crop_scale),
-            d.rotate_degrees,
-            d.scale_range,
-            d.translate,
-            d.brightness,
-            d.contrast,
-            d.noise_std,
-            *d.normalize,
-        ),
-        seed,
-        rank,
-    )
 
 
 def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -96,7 +82,7 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     runner = wrap(task, info, t.parallel)  # DDP/FSDP around model + loss, so it sees the loss dict as output
     optimizer = torch.optim.AdamW(task.param_groups(t.weight_decay), lr=t.lr)
     lr_table = warmup_cosine(t.steps, t.lr, min(t.warmup_steps, t.steps))
-    augment = _device_augment(cfg, seed, rank=info.rank)
+    augment = DeviceAugment.from_data_config(cfg.data, seed, rank=info.rank)
     step, epoch, batch_in_epoch = 0, 0, 0
     if resume and read_pointer(out / "checkpoints") is not None:
         state = load_checkpoint(out / "checkpoints", model, ema=task.ema, optimizer=optimizer)
@@ -114,6 +100,7 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     tracker = Tracker(out, run_name=out.name, rank=info.rank)
     tracker.log_params(to_dict(cfg))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    validator = Validator(cfg, df, root, graph, tokenizer, t.modality) if info.is_main else None
     history: list[dict[str, float]] = []
     bar = tqdm(
         total=t.steps,
@@ -125,14 +112,19 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     )
     batches = iter(loader)
     task.train()
+    samples_per_step = cfg.data.batch_size * info.world_size
+    clock, clock_step = time.perf_counter(), step
     try:
         while step < t.steps:
             batch = augment(move_to(next(batches), device), train=True)
             apply_schedule(optimizer, step, lr_table)
-            with autocast:
-                losses = runner(batch)
             optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
+            if t.accum_steps > 1:  # the loss still sees the whole batch of negatives
+                losses = accumulated_backward(runner, task.loss, batch, t.accum_steps, autocast)
+            else:
+                with autocast:
+                    losses = runner(batch)
+                losses["loss"].backward()
             if t.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(task.model.parameters(), t.grad_clip)
             optimizer.step()
@@ -141,18 +133,24 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
             batch_in_epoch += 1
             if batch_in_epoch == sampler.batches_per_epoch:
                 epoch, batch_in_epoch = epoch + 1, 0
+            values: dict[str, float] = {}
             if step % t.log_every == 0 or step == t.steps:
                 values = {k: float(v.detach()) for k, v in losses.items()}  # the only host sync
                 values["lr"] = float(lr_table[step - 1])
+                now = time.perf_counter()
+                values["samples_per_s"] = samples_per_step * (step - clock_step) / max(now - clock, 1e-9)
+                clock, clock_step = now, step
+                bar.set_postfix(loss=f"{values['loss']:.3f}", samples_s=f"{values['samples_per_s']:.1f}")
+            if validator is not None and validator.enabled and _due(step, t.val_every, t.steps):
+                values.update(validator(task.ema if task.ema is not None else task.model))
+            if values:
                 history.append({"step": step, **values})
                 if info.is_main:
                     with open(out / "history.jsonl", "a") as fh:
                         fh.write(json.dumps(history[-1]) + "\n")
                 tracker.log_metrics(values, step)
-                bar.set_postfix(loss=f"{values['loss']:.3f}")
-            if info.is_main and (step % t.ckpt_every == 0 or step == t.steps):
+            if info.is_main and _due(step, t.ckpt_every, t.steps):
                 extra = {"epoch": epoch, "batch": batch_in_epoch, "augment_rng": augment.generator.get_state()}
-                last = history[-1] if history else {}
                 save_checkpoint(
                     out / "checkpoints",
                     step,
@@ -160,19 +158,50 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
                     ema=task.ema,
                     optimizer=optimizer,
                     extra=extra,
-                    metrics={k: v for k, v in last.items() if k != "step"},
+                    metrics=_latest_metrics(history),
                     config=to_dict(cfg),
                     keep_last=t.keep_last,
+                    best_metric=BEST_METRIC,
                 )
             bar.update()
-    except torch.cuda.OutOfMemoryError as exc:
+    except (torch.OutOfMemoryError, MemoryError) as exc:
         tracker.finish("FAILED")
         raise RuntimeError(OOM_HINT) from exc
     bar.close()
     if info.is_main:
-        png = plot_curves(out / "history.jsonl", out / "loss_curves.png")
-        tracker.log_artifact(png, "plots")
-        tracker.log_artifact(out / "config.yaml")
-        tracker.finish()
+        _finish(cfg, out, tracker, validator, batch)
     cleanup()
     return history[-1] if history else {}
+
+
+def _due(step: int, every: int, last: int) -> bool:
+    """Whether something done every `every` steps (0 = only at the end) happens at `step`."""
+    return step == last or (every > 0 and step % every == 0)
+
+
+def _latest_metrics(history: list[dict[str, float]]) -> dict[str, float]:
+    """The newest value of every metric logged so far (losses from the last log step, validation from the last
+    validation), as a checkpoint's metrics."""
+    latest: dict[str, float] = {}
+    for row in history:
+        latest.update({k: v for k, v in row.items() if k != "step"})
+    return latest
+
+
+def _finish(cfg: Config, out: Path, tracker: Tracker, validator: Validator | None, batch: dict[str, Any]) -> None:
+    """Rank 0 after the last step: curves and validation ROC as PNG, the config, the final model with its
+    signature, all logged to MLflow."""
+    from medvlp.heads.mlflow_model import save_mlflow_model
+
+    tracker.log_artifact(plot_curves(out / "history.jsonl", out / "loss_curves.png"), "plots")
+    roc = validator.plot(out / "val_roc.png") if validator is not None else None
+    if roc is not None:
+        tracker.log_artifact(roc, "plots")
+    tracker.log_artifact(out / "config.yaml")
+    final = read_pointer(out / "checkpoints")
+    tokenizer_dir = Path(cfg.data.tokenizer) if cfg.data.tokenizer else out / "tokenizer"
+    if final is not None:
+        image_shape = tuple(batch["image"].shape[1:])  # one sample: [C, H, W] or [C, D, H, W]
+        exported = save_mlflow_model(final, tokenizer_dir, image_shape, out / "mlflow_model")
+        tracker.log_artifacts(exported, "model")
+    tracker.finish()

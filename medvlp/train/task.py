@@ -24,8 +24,10 @@ class TrainingTask(nn.Module):
         if ema_decay > 0:  # of the bare model, never of a DDP/FSDP wrapper
             self.ema = copy.deepcopy(getattr(model, "module", model)).eval().requires_grad_(False)
 
-    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        return self.loss(self.model(batch), batch)
+    def forward(self, batch: dict[str, Any], features_only: bool = False) -> Any:
+        """The loss dict, or only the model's outputs (contrastive accumulation applies the loss itself)."""
+        out = self.model(batch)
+        return out if features_only else self.loss(out, batch)
 
     @torch.no_grad()
     def update_ema(self) -> None:

@@ -91,6 +91,10 @@ class Tracker:
         if self.enabled:
             self.client.log_artifact(self.run_id, str(path), folder)
 
+    def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
+        if self.enabled:
+            self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+
     def finish(self, status: str = "FINISHED") -> None:
         if self.enabled:
             self.flush()

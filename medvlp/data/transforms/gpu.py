@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from monai.networks.layers import AffineTransform
 
+from medvlp.config.schema import DataConfig
+
 
 @dataclass(frozen=True)
 class DeviceAugmentConfig:
@@ -39,6 +41,21 @@ class DeviceAugment:
         self.cfg = cfg
         self.generator = torch.Generator().manual_seed(int(seed) * 1000 + int(rank))
         self._warp: dict[int, AffineTransform] = {}
+
+    @classmethod
+    def from_data_config(cls, d: DataConfig, seed: int = 0, rank: int = 0) -> DeviceAugment:
+        """The stage a `data` config section describes."""
+        cfg = DeviceAugmentConfig(
+            tuple(d.crop_scale),
+            d.rotate_degrees,
+            d.scale_range,
+            d.translate,
+            d.brightness,
+            d.contrast,
+            d.noise_std,
+            *d.normalize,
+        )
+        return cls(cfg, seed, rank)
 
     def _uniform(self, n: int, lo: float, hi: float) -> torch.Tensor:
         return lo + (hi - lo) * torch.rand(n, generator=self.generator)

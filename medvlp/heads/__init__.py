@@ -1,0 +1,1 @@
+"""Heads on a pre-trained model: zero-shot screening (classification, segmentation and generation to come)."""

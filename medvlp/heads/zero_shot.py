@@ -1,0 +1,132 @@
+"""Zero-shot screening: per-finding classifiers made of text, from the knowledge graph's prompt ensembles.
+
+For each finding the positive prompts ("There is pleural effusion.", its synonyms, its radiographic description)
+and the negative ones ("No pleural effusion.") are embedded by the model's text tower and averaged (CLIP's
+prompt ensembling) into a positive and a negative class vector. An image's probability for the finding is the
+softmax over that pair: sigmoid(scale * (<img, pos> - <img, neg>)). The same code serves 2D and 3D models, since
+it only sees the joint embedding space. Thresholds are calibrated on labelled validation data (Youden's J, or a
+target sensitivity) and saved as JSON beside the class vectors' provenance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medvlp.eval.metrics import sensitivity_threshold, youden_threshold
+from medvlp.knowledge import KnowledgeGraph
+from medvlp.text.prompts import build_prompts
+
+
+def resolve_findings(graph: KnowledgeGraph, findings: str | Sequence[str]) -> tuple[list[str], list[str]]:
+    """(label names, entity ids) of a label set name, a comma-separated string or a list of entity ids/aliases."""
+    if isinstance(findings, str):
+        if findings in graph.label_sets:
+            mapping = graph.label_set(findings)
+            return list(mapping), list(mapping.values())
+        findings = [f.strip() for f in findings.split(",") if f.strip()]
+    return list(findings), [graph.resolve(f) for f in findings]
+
+
+@torch.no_grad()
+def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: int, batch: int = 64) -> torch.Tensor:
+    """L2-normalised text embeddings [N, E] of `texts`, tokenized as the training pipeline tokenizes reports."""
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(texts), batch):
+        enc = tokenizer(
+            list(texts[i : i + batch]),
+            max_length=max_tokens,
+            padding="max_length",
+            truncation=True,
+            return_tensors="pt",
+        )
+        ids, mask = enc["input_ids"].long().to(device), enc["attention_mask"].bool().to(device)
+        out.append(model.encode_text(ids, mask).embeds.float())
+    return torch.cat(out)  # [N, E]
+
+
+def _mean_direction(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(x.mean(0), dim=-1)  # [E]
+
+
+class ZeroShotHead:
+    """Class vectors per finding and the decision thresholds; `probabilities(image_embeds)` -> [B, F]."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        entity_ids: Sequence[str],
+        positive: torch.Tensor,
+        negative: torch.Tensor,
+        scale: float,
+        thresholds: Sequence[float] | None = None,
+    ) -> None:
+        self.names, self.entity_ids = list(names), list(entity_ids)
+        self.positive, self.negative = positive.float().cpu(), negative.float().cpu()  # [F, E] each
+        self.scale = float(scale)
+        self.thresholds = np.full(len(self.names), 0.5) if thresholds is None else np.asarray(thresholds, float)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        tokenizer: Any,
+        graph: KnowledgeGraph,
+        findings: str | Sequence[str],
+        modality: str,
+        max_tokens: int = 128,
+        max_per_finding: int | None = None,
+    ) -> ZeroShotHead:
+        """Embed each finding's prompt ensemble with the model's text tower."""
+        names, entity_ids = resolve_findings(graph, findings)
+        sets = build_prompts(graph, entity_ids, modality, max_per_finding=max_per_finding)
+        pos, neg = [], []
+        for s in sets:
+            pos.append(_mean_direction(embed_texts(model, tokenizer, s.positives, max_tokens)))
+            neg.append(_mean_direction(embed_texts(model, tokenizer, s.negatives, max_tokens)))
+        scale = float(model.logit_scale.detach()) if hasattr(model, "logit_scale") else 100.0
+        return cls(names, entity_ids, torch.stack(pos), torch.stack(neg), scale)
+
+    def probabilities(self, image_embeds: torch.Tensor) -> np.ndarray:
+        """P(finding) [B, F] for L2-normalised image embeddings [B, E]."""
+        img = image_embeds.float().cpu()
+        margin = img @ self.positive.T - img @ self.negative.T  # [B, F]
+        return torch.sigmoid(self.scale * margin).numpy()
+
+    def flags(self, probs: np.ndarray) -> np.ndarray:
+        """Boolean [B, F]: probability at or above the finding's threshold."""
+        return probs >= self.thresholds[None, :]
+
+    def calibrate(self, probs: np.ndarray, labels: np.ndarray, method: str = "youden", target: float = 0.9) -> None:
+        """Set each finding's threshold from labelled data (NaN labels ignored); findings with one class keep 0.5."""
+        for j in range(len(self.names)):
+            known = ~np.isnan(labels[:, j])
+            y, s = labels[known, j], probs[known, j]
+            if y.size == 0 or y.min() == y.max():
+                continue
+            if method == "youden":
+                self.thresholds[j] = youden_threshold(s, y)
+            elif method == "sensitivity":
+                self.thresholds[j] = sensitivity_threshold(s, y, target)
+            else:
+                raise ValueError(f"unknown calibration method '{method}' (youden, sensitivity)")
+
+    def save(self, path: Path | str) -> Path:
+        """Thresholds and the findings they belong to, as JSON (the class vectors are rebuilt from the model)."""
+        path = Path(path)
+        data = {"names": self.names, "entity_ids": self.entity_ids, "thresholds": [float(t) for t in self.thresholds]}
+        path.write_text(json.dumps(data, indent=1) + "\n")
+        return path
+
+    def load_thresholds(self, path: Path | str) -> None:
+        """Thresholds saved by `save` for the same findings (raises ValueError naming the mismatch otherwise)."""
+        data = json.loads(Path(path).read_text())
+        if data.get("names") != self.names:
+            raise ValueError(f"{path} holds thresholds for {data.get('names')}, not for {self.names}")
+        self.thresholds = np.asarray(data["thresholds"], float)
