@@ -46,10 +46,12 @@ def split_loader(
     tokenizer: Any,
     modality: str,
     split: str | None,
-    cache: str = "plain",
+    cache: str | None = None,
 ) -> tuple[DataLoader, list[str]]:
-    """A deterministic loader over one split (`cache` picks plain / cache / persistent for the prefix)."""
-    data = dataclasses.replace(cfg.data, dataset=cache)
+    """A deterministic loader over one split. `cache` picks plain / cache / persistent for the prefix; by default
+    a persistent cache is used when the config trains from one (it is shared), else none (one pass)."""
+    kind = cache or ("persistent" if cfg.data.dataset == "persistent" else "plain")
+    data = dataclasses.replace(cfg.data, dataset=kind)
     ds, names = make_dataset(df, root, data, cfg.text, graph, tokenizer, modality, split, train=False)
     loader = DataLoader(ds, batch_size=cfg.data.batch_size, shuffle=False, collate_fn=collate_batch, num_workers=0)
     return loader, names

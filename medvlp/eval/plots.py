@@ -29,7 +29,8 @@ def plot_roc(
             ax.plot(fpr, tpr, lw=1.2, label=f"{name} ({roc_auc_score(y, s):.2f})")
         ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8)
         ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=method, xlim=(0, 1), ylim=(0, 1.01))
-        ax.legend(fontsize=7, loc="lower right")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

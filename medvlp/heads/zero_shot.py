@@ -51,6 +51,23 @@ def embed_texts(model: Any, tokenizer: Any, texts: Sequence[str], max_tokens: in
     return torch.cat(out)  # [N, E]
 
 
+def calibrate_thresholds(
+    probs: np.ndarray, labels: np.ndarray, method: str = "youden", target: float = 0.9
+) -> np.ndarray:
+    """Per-finding thresholds [F] from scores and labels [N, F] (NaN labels ignored): Youden's J, or the highest
+    threshold reaching a target sensitivity. Findings with a single class keep 0.5."""
+    if method not in ("youden", "sensitivity"):
+        raise ValueError(f"unknown calibration method '{method}' (youden, sensitivity)")
+    out = np.full(probs.shape[1], 0.5)
+    for j in range(probs.shape[1]):
+        known = ~np.isnan(labels[:, j])
+        y, s = labels[known, j], probs[known, j]
+        if y.size == 0 or y.min() == y.max():
+            continue
+        out[j] = youden_threshold(s, y) if method == "youden" else sensitivity_threshold(s, y, target)
+    return out
+
+
 def _mean_direction(x: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(x.mean(0), dim=-1)  # [E]
 
@@ -104,18 +121,8 @@ class ZeroShotHead:
         return probs >= self.thresholds[None, :]
 
     def calibrate(self, probs: np.ndarray, labels: np.ndarray, method: str = "youden", target: float = 0.9) -> None:
-        """Set each finding's threshold from labelled data (NaN labels ignored); findings with one class keep 0.5."""
-        for j in range(len(self.names)):
-            known = ~np.isnan(labels[:, j])
-            y, s = labels[known, j], probs[known, j]
-            if y.size == 0 or y.min() == y.max():
-                continue
-            if method == "youden":
-                self.thresholds[j] = youden_threshold(s, y)
-            elif method == "sensitivity":
-                self.thresholds[j] = sensitivity_threshold(s, y, target)
-            else:
-                raise ValueError(f"unknown calibration method '{method}' (youden, sensitivity)")
+        """Set the thresholds from labelled data (see calibrate_thresholds)."""
+        self.thresholds = calibrate_thresholds(probs, labels, method, target)
 
     def save(self, path: Path | str) -> Path:
         """Thresholds and the findings they belong to, as JSON (the class vectors are rebuilt from the model)."""

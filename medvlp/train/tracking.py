@@ -9,6 +9,7 @@ the store costs milliseconds.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,11 @@ def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
         else:
             out[name] = str(value)[:500]
     return out
+
+
+def metric_name(name: str) -> str:
+    """A metric name MLflow accepts: 'val/i2t_R@1' -> 'val/i2t_R_1' (letters, digits, _ - . space : / only)."""
+    return re.sub(r"[^\w\-. :/]", "_", name)
 
 
 class Tracker:
@@ -77,7 +83,7 @@ class Tracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._buffer += [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        self._buffer += [Metric(metric_name(k), float(v), now, step) for k, v in metrics.items()]
         if len(self._buffer) >= self.flush_every:
             self.flush()
 

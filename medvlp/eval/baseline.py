@@ -1,0 +1,118 @@
+"""The supervised baseline printed beside every zero-shot number ("A Reality Check of Vision-Language
+Pre-training in Radiology": supervised training on fine-grained labels is a strong baseline).
+
+The same image tower as the pre-trained model, trained from scratch with a linear head and BCE on the labeler's
+labels of the same training split (1 positive; negative and not mentioned count as negative; uncertain is left
+out), with the same pipeline, augmentation, optimizer, schedule and number of steps as the pre-training config.
+Saved as safetensors + JSON (model config name, label names), like every medvlp weight file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from medvlp.config import Config, save_config
+from medvlp.data.collate import collate_batch
+from medvlp.data.datasets import make_dataset
+from medvlp.data.loader import move_to
+from medvlp.data.transforms.gpu import DeviceAugment
+from medvlp.knowledge import KnowledgeGraph
+from medvlp.train.sampling import EpochBatchSampler, SeededItems
+from medvlp.train.schedule import apply_schedule, warmup_cosine
+
+WEIGHTS, META = "baseline.safetensors", "baseline.json"
+
+
+class Classifier(nn.Module):
+    """An image tower + a linear head: image [B, C, (D,) H, W] -> logits [B, K]."""
+
+    def __init__(self, tower: nn.Module, n_labels: int) -> None:
+        super().__init__()
+        self.tower = tower
+        self.head = nn.Linear(tower.pooled_features, n_labels)
+
+    def forward(self, image: torch.Tensor, depth_mask: torch.Tensor | None = None) -> torch.Tensor:
+        feats = self.tower.forward_features(image, depth_mask)
+        return self.head(self.tower.forward_head(feats))  # [B, K]
+
+
+def _build(model_name: str, overrides: list[str], n_labels: int) -> Classifier:
+    from medvlp.models.factory import create_image_tower, load_model_config
+
+    return Classifier(create_image_tower(load_model_config(model_name, overrides)), n_labels)
+
+
+def masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """BCE over known labels: labeler 1 -> 1, 0 and NaN (not mentioned) -> 0, -1 (uncertain) left out."""
+    target = (labels == 1).float()
+    keep = (labels != -1).float()
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return (loss * keep).sum() / keep.sum().clamp(min=1)
+
+
+def train_baseline(
+    cfg: Config, graph: KnowledgeGraph, tokenizer: Any, out: Path, progress: bool = True
+) -> tuple[Classifier, list[str]]:
+    """Train the baseline of `cfg` (its model's image tower, its train split and schedule); save it in `out`."""
+    import pandas as pd  # noqa: F401  (make_dataset's frames)
+    from safetensors.torch import save_model
+
+    from medvlp.data.manifest import read_manifest
+
+    t, seed = cfg.train, cfg.run.seed
+    root = Path(t.dataset)
+    torch.manual_seed(seed)
+    df = read_manifest(root / "manifest.parquet")
+    ds, names = make_dataset(df, root, cfg.data, cfg.text, graph, tokenizer, t.modality, "train", train=True)
+    model = _build(cfg.model.name, list(cfg.model.overrides), len(names))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    lr_table = warmup_cosine(t.steps, t.lr, min(t.warmup_steps, t.steps))
+    augment = DeviceAugment.from_data_config(cfg.data, seed)
+    sampler = EpochBatchSampler(len(ds), cfg.data.batch_size, seed, 0, 0, 0, 1)
+    loader = DataLoader(SeededItems(ds, seed), batch_sampler=sampler, collate_fn=collate_batch, num_workers=0)
+    batches, model = iter(loader), model.train()
+    for step in tqdm(range(t.steps), desc="baseline", unit="step", disable=not progress, dynamic_ncols=True):
+        batch = augment(move_to(next(batches), "cpu"), train=True)
+        apply_schedule(optimizer, step, lr_table)
+        loss = masked_bce(model(batch["image"], batch.get("depth_mask")), batch["labels"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if t.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+        optimizer.step()
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(model, str(out / WEIGHTS))
+    meta = {"model": cfg.model.name, "overrides": list(cfg.model.overrides), "names": names, "steps": t.steps}
+    (out / META).write_text(json.dumps(meta, indent=1) + "\n")
+    save_config(cfg, out / "config.yaml")
+    return model.eval(), names
+
+
+def load_baseline(folder: Path) -> tuple[Classifier, list[str]]:
+    """A saved baseline (safetensors weights, JSON meta; nothing pickled)."""
+    from safetensors.torch import load_model
+
+    meta = json.loads((Path(folder) / META).read_text())
+    model = _build(meta["model"], meta["overrides"], len(meta["names"]))
+    load_model(model, str(Path(folder) / WEIGHTS))
+    return model.eval(), list(meta["names"])
+
+
+@torch.no_grad()
+def predict(model: Classifier, loader: DataLoader, cfg: Config) -> tuple[list[str], np.ndarray]:
+    """(sample ids, probabilities [N, K]) over a deterministic loader (see medvlp.eval.embed.split_loader)."""
+    normalise = DeviceAugment.from_data_config(cfg.data)
+    ids, probs = [], []
+    for batch in loader:
+        batch = normalise(move_to(batch, "cpu"), train=False)
+        probs.append(torch.sigmoid(model(batch["image"], batch.get("depth_mask"))).numpy())
+        ids += list(batch["sample_id"])
+    return ids, np.concatenate(probs)
