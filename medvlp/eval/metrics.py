@@ -130,6 +130,8 @@ def _check_inputs(
     if scores.ndim != 2 or scores.shape != labels.shape:
         raise ValueError(f"scores and labels must both be [N, F], got {scores.shape} and {labels.shape}")
     n, f = scores.shape
+    if n == 0 or f == 0:
+        raise ValueError(f"nothing to score: {n} samples x {f} findings (do the score and label names overlap?)")
     if len(names) != f or len(groups) != n:
         raise ValueError(f"need {f} names and {n} groups, got {len(names)} and {len(groups)}")
     known = ~np.isnan(labels)

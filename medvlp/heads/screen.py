@@ -84,13 +84,15 @@ def screen(
     thresholds: Path | None = None,
     work: Path | None = None,
 ) -> pd.DataFrame:
-    """Screen `inputs` with the zero-shot head of `pre`; write and return the table."""
+    """Screen `inputs` with the zero-shot head of `pre`; write and return the table. With `work`, the ingested
+    dataset stays in work/dataset (to look at the images); without it, a temporary folder is used."""
     findings = findings or pre.cfg.text.label_set
     head = ZeroShotHead.from_model(pre.model, pre.tokenizer, pre.graph, findings, pre.modality, pre.cfg.data.max_tokens)
     if thresholds is not None:
         head.load_thresholds(thresholds)
-    with tempfile.TemporaryDirectory(dir=work) as scratch:
-        dataset = ingest_input([Path(p) for p in inputs], pre, Path(scratch))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(work) if work is not None else Path(scratch)  # `work` keeps the ingested images for viewing
+        dataset = ingest_input([Path(p) for p in inputs], pre, folder)
         df = read_manifest(dataset / "manifest.parquet")
         rows = df[df["modality"] == pre.modality]
         if rows.empty:

@@ -25,7 +25,7 @@ from medvlp.data.manifest import read_manifest
 from medvlp.data.transforms.gpu import DeviceAugment
 from medvlp.train.accumulate import accumulated_backward
 from medvlp.train.checkpoint import load_checkpoint, read_pointer, save_checkpoint
-from medvlp.train.distributed import barrier, cleanup, init_distributed, wrap
+from medvlp.train.distributed import barrier, cleanup, full_state, init_distributed, unsharded, wrap
 from medvlp.train.plots import plot_curves
 from medvlp.train.sampling import EpochBatchSampler, SeededItems
 from medvlp.train.schedule import apply_schedule, warmup_cosine
@@ -85,7 +85,8 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     augment = DeviceAugment.from_data_config(cfg.data, seed, rank=info.rank)
     step, epoch, batch_in_epoch = 0, 0, 0
     if resume and read_pointer(out / "checkpoints") is not None:
-        state = load_checkpoint(out / "checkpoints", model, ema=task.ema, optimizer=optimizer)
+        with full_state(task, optimizer):  # FSDP: every rank loads whole tensors, cut back into shards on leaving
+            state = load_checkpoint(out / "checkpoints", model, ema=task.ema, optimizer=optimizer)
         step, epoch, batch_in_epoch = state["step"], state["extra"]["epoch"], state["extra"]["batch"]
         augment.generator.set_state(state["extra"]["augment_rng"])
     sampler = EpochBatchSampler(len(ds), cfg.data.batch_size, seed, epoch, batch_in_epoch, info.rank, info.world_size)
@@ -141,28 +142,32 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
                 values["samples_per_s"] = samples_per_step * (step - clock_step) / max(now - clock, 1e-9)
                 clock, clock_step = now, step
                 bar.set_postfix(loss=f"{values['loss']:.3f}", samples_s=f"{values['samples_per_s']:.1f}")
-            if validator is not None and validator.enabled and _due(step, t.val_every, t.steps):
-                values.update(validator(task.ema if task.ema is not None else task.model))
+            if _due(step, t.val_every, t.steps):
+                with unsharded(task):  # FSDP: every rank gathers the weights, so rank 0 alone can validate
+                    if validator is not None and validator.enabled:
+                        values.update(validator(task.ema if task.ema is not None else task.model))
             if values:
                 history.append({"step": step, **values})
                 if info.is_main:
                     with open(out / "history.jsonl", "a") as fh:
                         fh.write(json.dumps(history[-1]) + "\n")
                 tracker.log_metrics(values, step)
-            if info.is_main and _due(step, t.ckpt_every, t.steps):
-                extra = {"epoch": epoch, "batch": batch_in_epoch, "augment_rng": augment.generator.get_state()}
-                save_checkpoint(
-                    out / "checkpoints",
-                    step,
-                    model,
-                    ema=task.ema,
-                    optimizer=optimizer,
-                    extra=extra,
-                    metrics=_latest_metrics(history),
-                    config=to_dict(cfg),
-                    keep_last=t.keep_last,
-                    best_metric=BEST_METRIC,
-                )
+            if _due(step, t.ckpt_every, t.steps):
+                with full_state(task, optimizer):  # FSDP: every rank gathers the whole weights; else a no-op
+                    if info.is_main:
+                        extra = {"epoch": epoch, "batch": batch_in_epoch, "augment_rng": augment.generator.get_state()}
+                        save_checkpoint(
+                            out / "checkpoints",
+                            step,
+                            model,
+                            ema=task.ema,
+                            optimizer=optimizer,
+                            extra=extra,
+                            metrics=_latest_metrics(history),
+                            config=to_dict(cfg),
+                            keep_last=t.keep_last,
+                            best_metric=BEST_METRIC,
+                        )
             bar.update()
     except (torch.OutOfMemoryError, MemoryError) as exc:
         tracker.finish("FAILED")

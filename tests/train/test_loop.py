@@ -68,7 +68,6 @@ def test_pretrain_tracks_and_checkpoints(tiny_dataset: Path, tiny_tokenizer, tmp
     assert main(_args(tiny_dataset, tmp_path / "run")) == 2  # existing checkpoints and no --resume
 
 
-@pytest.mark.slow
 def _free_port() -> int:
     import socket
 

@@ -29,6 +29,8 @@ def truth_labels(phantom: Path | str, manifest: pd.DataFrame, modality: str) -> 
     rows = {}
     for rec in manifest[manifest["modality"] == modality].to_dict("records"):
         labels = next((by_file[s] for s in rec["sources"] if s in by_file), None)
+        if labels is None:  # ingested from a subfolder of the archive: sources are relative to it
+            labels = next((v for s in rec["sources"] for k, v in by_file.items() if k.endswith("/" + s)), None)
         if labels is None:
             raise KeyError(f"sample {rec['sample_id']}: none of its source files is listed in {studies}")
         rows[rec["sample_id"]] = [int(labels[n]) for n in names]
