@@ -15,15 +15,10 @@ $(VENV)/.installed: pyproject.toml constraints/cpu.txt
 	$(VENV)/bin/pip install -c constraints/cpu.txt -e '.[dev]'
 	touch $@
 
-# The main job on the embedded default: phantom archive -> ingest (de-identified dataset) -> report labels.
-# (`medvlp demo` takes over once pre-training and evaluation land.)
+# The main job on the embedded default: phantom archive -> ingest -> pre-train 2D + 3D -> zero-shot and supervised
+# evaluation on held-out phantom patients (`medvlp demo`; runs/demo is replaced).
 demo: setup
-	rm -rf $(DEMO_OUT)
-	$(VENV)/bin/medvlp synth --out $(DEMO_OUT)/phantom --broken
-	$(VENV)/bin/medvlp ingest $(DEMO_OUT)/phantom/archive --reports $(DEMO_OUT)/phantom/reports/reports.csv \
-		--reports $(DEMO_OUT)/phantom/reports/text --out $(DEMO_OUT)/dataset
-	$(VENV)/bin/medvlp label $(DEMO_OUT)/phantom/reports/reports.csv --findings phantom_cxr \
-		--out $(DEMO_OUT)/labels_cxr.csv
+	$(VENV)/bin/medvlp demo --out $(DEMO_OUT) --fresh
 
 test: setup
 	$(PY) -m pytest -q -n 2
