@@ -10,6 +10,7 @@ the calibrated threshold; 0.5 when none was calibrated).
 from __future__ import annotations
 
 import csv
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -67,12 +68,13 @@ def ingest_input(inputs: list[Path], pre: Pretrained, work: Path) -> Path:
 
 
 def _link_files(files: list[Path], folder: Path) -> Path:
-    """A folder of symbolic links to the given files (ingest reads folders); names stay unique."""
+    """A scratch folder holding copies of the given files (ingest reads folders, and refuses links that point
+    outside them); names stay unique."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(files):
         if not f.is_file():
             raise FileNotFoundError(f"{f}: not a file")
-        (folder / f"{i:05d}_{f.name}").symlink_to(f.resolve())
+        shutil.copy2(f, folder / f"{i:05d}_{f.name}")
     return folder
 
 
