@@ -62,7 +62,6 @@ def train_baseline(
     cfg: Config, graph: KnowledgeGraph, tokenizer: Any, out: Path, progress: bool = True
 ) -> tuple[Classifier, list[str]]:
     """Train the baseline of `cfg` (its model's image tower, its train split and schedule); save it in `out`."""
-    import pandas as pd  # noqa: F401  (make_dataset's frames)
     from safetensors.torch import save_model
 
     from medvlp.data.manifest import read_manifest
