@@ -87,6 +87,12 @@ class TextConfig:
     knowledge_dir: str = knob("", help="knowledge graph folder; empty = the knowledge/ folder shipped with medvlp")
     synonym_swap: float = knob(0.0, help="chance per mention of swapping in a synonym (training only)", min=0, max=1)
     sentence_shuffle: bool = knob(False, help="shuffle sentences within each section (training only)")
+    sentence_keep: float = knob(
+        1.0,
+        help="chance each report sentence is kept (sentence sampling; short texts such as prompts; 1 = off)",
+        min=0.05,
+        max=1,
+    )
     knowledge_append: float = knob(
         0.0, help="chance per positive finding of appending its graph description", min=0, max=1
     )

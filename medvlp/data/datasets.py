@@ -52,6 +52,7 @@ def augment_config(text: TextConfig) -> AugmentConfig:
     return AugmentConfig(
         synonym_swap=text.synonym_swap,
         sentence_shuffle=text.sentence_shuffle,
+        sentence_keep=text.sentence_keep,
         knowledge_append=text.knowledge_append,
         knowledge_max_sentences=text.knowledge_max_sentences,
         knowledge_source=text.knowledge_source,

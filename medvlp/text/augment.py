@@ -34,13 +34,14 @@ class AugmentConfig:
 
     synonym_swap: float = 0.0  # chance per entity mention of swapping in another synonym
     sentence_shuffle: bool = False  # shuffle sentences within each section
+    sentence_keep: float = 1.0  # chance each sentence is kept (ConVIRT-style sampling; 1 = off)
     knowledge_append: float = 0.0  # chance per positive finding of appending its graph text
     knowledge_max_sentences: int = 3  # at most this many appended sentences per report
     knowledge_source: str = "description"  # description (for the modality) | definition | both
     laterality_swap: float = 0.0  # chance of a paired image flip + text swap (drawn by the data pipeline)
 
     def __post_init__(self) -> None:
-        for name in ("synonym_swap", "knowledge_append", "laterality_swap"):
+        for name in ("synonym_swap", "knowledge_append", "laterality_swap", "sentence_keep"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"AugmentConfig.{name} must be a probability in [0, 1], got {value}")
@@ -178,6 +179,21 @@ def shuffle_sentences(text: str, rng: np.random.Generator) -> str:
         body = " ".join(sentences[i] for i in order)
         blocks.append(body if headerless else f"{name.upper()}: {body}")
     return "\n".join(blocks)
+
+
+def sample_sentences(text: str, rng: np.random.Generator, keep: float) -> str:
+    """Keep each sentence with probability `keep`, at least one (ConVIRT's sentence sampling), headers dropped.
+
+    Zero-shot prompts are single sentences; a text tower that has only ever read whole reports embeds them out of
+    distribution, and the direction between "There is X." and "No X." becomes arbitrary. Training on sampled
+    sentences, pertinent negatives included, puts short texts in distribution.
+    """
+    report = split_sections(text)
+    sentences = [s for name in report.order for s in split_sentences(report.sections[name])]
+    if len(sentences) <= 1 or keep >= 1.0:
+        return text
+    kept = [s for s in sentences if rng.random() < keep]
+    return " ".join(kept) if kept else sentences[int(rng.integers(len(sentences)))]
 
 
 # --------------------------------------------------------------------------------------------------- knowledge
@@ -331,7 +347,7 @@ def augment_report(
     flipped: bool = False,
 ) -> str:
     """Apply the enabled augmentations: laterality swap (when the image was flipped), synonym swaps, sentence
-    shuffle, then knowledge appending last so graph text is never swapped or shuffled."""
+    shuffle, sentence sampling, then knowledge appending last so graph text is never swapped or shuffled."""
     if flipped:
         text = swap_laterality(text)
     mentions = find_mentions(text, graph)
@@ -339,6 +355,8 @@ def augment_report(
         text = swap_synonyms(text, rng, graph, cfg.synonym_swap, mentions)
     if cfg.sentence_shuffle:
         text = shuffle_sentences(text, rng)
+    if cfg.sentence_keep < 1.0:
+        text = sample_sentences(text, rng, cfg.sentence_keep)
     if cfg.knowledge_append > 0 and cfg.knowledge_max_sentences > 0:
         budget, source = cfg.knowledge_max_sentences, cfg.knowledge_source
         text = append_knowledge(text, rng, graph, modality, cfg.knowledge_append, budget, source, mentions)

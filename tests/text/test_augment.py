@@ -282,3 +282,16 @@ def test_knowledge_lines_are_verbatim_graph_text_of_the_reports_positive_finding
             assert all(any(s in t for t in graph_texts) for s in split_sentences(body)), line
             appended += 1
     assert appended > 30
+
+
+def test_sentence_sampling_keeps_whole_sentences_and_at_least_one():
+    from medvlp.text.augment import sample_sentences
+
+    text = "FINDINGS: Small left pleural effusion. No pneumothorax. Heart size is normal.\nIMPRESSION: Small effusion."
+    sentences = {"Small left pleural effusion.", "No pneumothorax.", "Heart size is normal.", "Small effusion."}
+    rng = np.random.default_rng(0)
+    outs = [sample_sentences(text, rng, 0.3) for _ in range(200)]
+    assert all(o and "FINDINGS" not in o for o in outs)
+    assert all(set(o.replace(". ", ".|").split("|")) <= sentences for o in outs)
+    assert len(set(outs)) > 5 and min(len(o) for o in outs) < len(text) / 2
+    assert sample_sentences(text, rng, 1.0) == text and sample_sentences("One sentence.", rng, 0.1) == "One sentence."
