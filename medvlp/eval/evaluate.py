@@ -106,7 +106,8 @@ def evaluate(
     thresholds["zero-shot"] = head.thresholds
     if baseline is not None:
         ids, probs = _baseline_scores(baseline, pre, dataset, df, split, names)
-        assert ids == test.sample_ids  # same deterministic loader order
+        if ids != test.sample_ids:  # both come from the same deterministic loader order
+            raise RuntimeError("baseline and zero-shot scored different samples; the manifest changed in between?")
         scores["supervised"] = probs
         thresholds["supervised"] = np.full(len(names), 0.5)
         if val is not None:
