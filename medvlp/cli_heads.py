@@ -39,9 +39,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         elif args.phantom is not None:
             from medvlp.data.manifest import read_manifest
             from medvlp.data.synthetic.truth import truth_labels
-            from medvlp.heads.pretrained import find_checkpoint, load_pretrained
+            from medvlp.heads.pretrained import checkpoint_config
 
-            modality = load_pretrained(find_checkpoint(args.checkpoint)).modality
+            modality = checkpoint_config(args.checkpoint).train.modality
             labels = truth_labels(args.phantom, read_manifest(args.dataset / "manifest.parquet"), modality)
         result = evaluate(
             args.checkpoint, args.dataset, labels, args.baseline, args.split, args.n_boot, args.out, progress=True

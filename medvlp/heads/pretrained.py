@@ -52,6 +52,12 @@ def find_checkpoint(path: Path | str, which: str = "latest") -> Path:
     )
 
 
+def checkpoint_config(path: Path | str, which: str = "latest") -> Config:
+    """The resolved config a checkpoint was trained with (from its meta.json; no weights are read)."""
+    meta = json.loads((find_checkpoint(path, which) / "meta.json").read_text())
+    return build(Config, meta.get("config") or {})
+
+
 def load_pretrained(
     path: Path | str, device: str | torch.device = "cpu", which: str = "latest", ema: bool = False
 ) -> Pretrained:
@@ -62,8 +68,7 @@ def load_pretrained(
     from medvlp.text.tokenizer import load_tokenizer
 
     step = find_checkpoint(path, which)
-    meta = json.loads((step / "meta.json").read_text())
-    cfg = build(Config, meta.get("config") or {})
+    cfg = checkpoint_config(step)
     run = step.parent.parent
     own = run / "tokenizer"  # the run's own copy wins: a configured path may not exist where the model is used
     tokenizer = load_tokenizer(own if own.is_dir() or not cfg.data.tokenizer else cfg.data.tokenizer)
