@@ -80,7 +80,7 @@ def _pipeline(out: Path, modality: str, kind: str, augment_on: str, extra: list[
     from medvlp.data.datasets import make_dataset
     from medvlp.data.loader import build_loader
     from medvlp.data.manifest import read_manifest
-    from medvlp.data.transforms.gpu import DeviceAugment, DeviceAugmentConfig
+    from medvlp.data.transforms.gpu import DeviceAugment
     from medvlp.knowledge import load_graph
     from medvlp.text.tokenizer import load_tokenizer
 
@@ -100,19 +100,7 @@ def _pipeline(out: Path, modality: str, kind: str, augment_on: str, extra: list[
         train=True,
     )
     loader = build_loader(ds, cfg.data.batch_size, train=True, workers=2, seed=0)
-    d = cfg.data
-    aug = DeviceAugment(
-        DeviceAugmentConfig(
-            tuple(d.crop_scale),
-            d.rotate_degrees,
-            d.scale_range,
-            d.translate,
-            d.brightness,
-            d.contrast,
-            d.noise_std,
-            *d.normalize,
-        )
-    )
+    aug = DeviceAugment.from_data_config(cfg.data)
     return loader, aug, augment_on == "device"
 
 

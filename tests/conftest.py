@@ -15,6 +15,27 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+# Overrides that switch the random image stage off, so runs of different process counts see the same pixels.
+NO_AUGMENT = [
+    "data.crop_scale=[1.0, 1.0]",
+    "data.rotate_degrees=0",
+    "data.scale_range=0",
+    "data.translate=0",
+    "data.brightness=0",
+    "data.contrast=0",
+    "data.noise_std=0",
+]
+
+
+def free_port() -> int:
+    """A TCP port free on localhost now (for torchrun's rendezvous)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

@@ -71,7 +71,8 @@ def train_baseline(
     torch.manual_seed(seed)
     df = read_manifest(root / "manifest.parquet")
     ds, names = make_dataset(df, root, cfg.data, cfg.text, graph, tokenizer, t.modality, "train", train=True)
-    model = _build(cfg.model.name, list(cfg.model.overrides), len(names))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = _build(cfg.model.name, list(cfg.model.overrides), len(names)).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     lr_table = warmup_cosine(t.steps, t.lr, min(t.warmup_steps, t.steps))
     augment = DeviceAugment.from_data_config(cfg.data, seed)
@@ -79,7 +80,7 @@ def train_baseline(
     loader = DataLoader(SeededItems(ds, seed), batch_sampler=sampler, collate_fn=collate_batch, num_workers=0)
     batches, model = iter(loader), model.train()
     for step in tqdm(range(t.steps), desc="baseline", unit="step", disable=not progress, dynamic_ncols=True):
-        batch = augment(move_to(next(batches), "cpu"), train=True)
+        batch = augment(move_to(next(batches), device), train=True)
         apply_schedule(optimizer, step, lr_table)
         loss = masked_bce(model(batch["image"], batch.get("depth_mask")), batch["labels"])
         optimizer.zero_grad(set_to_none=True)
@@ -88,6 +89,7 @@ def train_baseline(
             nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
         optimizer.step()
     out.mkdir(parents=True, exist_ok=True)
+    model = model.cpu()
     save_model(model, str(out / WEIGHTS))
     meta = {"model": cfg.model.name, "overrides": list(cfg.model.overrides), "names": names, "steps": t.steps}
     (out / META).write_text(json.dumps(meta, indent=1) + "\n")
@@ -108,10 +110,10 @@ def load_baseline(folder: Path) -> tuple[Classifier, list[str]]:
 @torch.no_grad()
 def predict(model: Classifier, loader: DataLoader, cfg: Config) -> tuple[list[str], np.ndarray]:
     """(sample ids, probabilities [N, K]) over a deterministic loader (see medvlp.eval.embed.split_loader)."""
-    normalise = DeviceAugment.from_data_config(cfg.data)
+    normalise, device = DeviceAugment.from_data_config(cfg.data), next(model.parameters()).device
     ids, probs = [], []
     for batch in loader:
-        batch = normalise(move_to(batch, "cpu"), train=False)
-        probs.append(torch.sigmoid(model(batch["image"], batch.get("depth_mask"))).numpy())
+        batch = normalise(move_to(batch, device), train=False)
+        probs.append(torch.sigmoid(model(batch["image"], batch.get("depth_mask"))).cpu().numpy())
         ids += list(batch["sample_id"])
     return ids, np.concatenate(probs)

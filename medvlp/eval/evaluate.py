@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from medvlp.data.manifest import read_manifest
-from medvlp.eval.baseline import load_baseline, predict
+from medvlp.eval.baseline import Classifier, load_baseline, predict
 from medvlp.eval.embed import Embedded, embed_split, split_loader
 from medvlp.eval.metrics import format_side_by_side, format_table, per_finding_metrics, retrieval_recall
 from medvlp.eval.plots import plot_roc
@@ -66,10 +66,15 @@ def _targets(labels: pd.DataFrame | None, emb: Embedded, names: list[str]) -> np
 
 
 def _baseline_scores(
-    folder: Path, pre: Pretrained, dataset: Path, df: pd.DataFrame, split: str | None, names: list[str]
+    baseline: tuple[Classifier, list[str]],
+    pre: Pretrained,
+    dataset: Path,
+    df: pd.DataFrame,
+    split: str | None,
+    names: list[str],
 ) -> tuple[list[str], np.ndarray]:
     """Baseline probabilities [N, F] in the order of `names` (NaN for findings the baseline has no output for)."""
-    model, own = load_baseline(folder)
+    model, own = baseline
     loader, _ = split_loader(pre.cfg, df, dataset, pre.graph, pre.tokenizer, pre.modality, split)
     ids, probs = predict(model, loader, pre.cfg)
     cols = [own.index(n) if n in own else None for n in names]
@@ -105,13 +110,14 @@ def evaluate(
         head.calibrate(head.probabilities(val.image), _targets(labels, val, names))
     thresholds["zero-shot"] = head.thresholds
     if baseline is not None:
-        ids, probs = _baseline_scores(baseline, pre, dataset, df, split, names)
+        supervised = load_baseline(baseline)
+        ids, probs = _baseline_scores(supervised, pre, dataset, df, split, names)
         if ids != test.sample_ids:  # both come from the same deterministic loader order
             raise RuntimeError("baseline and zero-shot scored different samples; the manifest changed in between?")
         scores["supervised"] = probs
         thresholds["supervised"] = np.full(len(names), 0.5)
         if val is not None:
-            _, val_probs = _baseline_scores(baseline, pre, dataset, df, "val", names)
+            _, val_probs = _baseline_scores(supervised, pre, dataset, df, "val", names)
             thresholds["supervised"] = calibrate_thresholds(val_probs, _targets(labels, val, names))
     tables = {
         m: per_finding_metrics(s, y, names, test.patient_ids, thresholds[m], n_boot=n_boot) for m, s in scores.items()

@@ -52,13 +52,13 @@ def ingest_input(inputs: list[Path], pre: Pretrained, work: Path) -> Path:
     if kind == "dicom":
         from medvlp.data.ingest import run_ingest
 
-        folder = inputs[0] if len(inputs) == 1 and inputs[0].is_dir() else _link_files(inputs, work / "input")
+        folder = inputs[0] if len(inputs) == 1 and inputs[0].is_dir() else _copy_files(inputs, work / "input")
         run_ingest(folder, [], work / "dataset", cfg, progress=False)
         return work / "dataset"
     from medvlp.data.adapters import ingest_folder
 
     table = work / "inputs.csv"
-    folder = _link_files(inputs, work / "input")
+    folder = _copy_files(inputs, work / "input")
     with open(table, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["path", "report"])
@@ -67,7 +67,7 @@ def ingest_input(inputs: list[Path], pre: Pretrained, work: Path) -> Path:
     return work / "dataset"
 
 
-def _link_files(files: list[Path], folder: Path) -> Path:
+def _copy_files(files: list[Path], folder: Path) -> Path:
     """A scratch folder holding copies of the given files (ingest reads folders, and refuses links that point
     outside them); names stay unique."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -53,35 +53,26 @@ def _tensors(obj: Any) -> list[tuple[str, torch.Tensor]]:
     return out
 
 
+def _replace_tensors(obj: Any, values: Iterator[torch.Tensor]) -> Any:
+    """A copy of a nested output dataclass whose tensor fields take, in _tensors order, the next of `values`."""
+    changes = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            changes[f.name] = _replace_tensors(value, values)
+        elif isinstance(value, torch.Tensor):
+            changes[f.name] = next(values)
+    return dataclasses.replace(obj, **changes)
+
+
 def _concat(outputs: list[Any]) -> Any:
     """Per-sample fields concatenated along dim 0; global fields from the first micro-batch. Leaves need grad."""
-    first = outputs[0]
-    tensors: dict[str, list[torch.Tensor]] = {}
-
-    def collect(prefix: str, obj: Any) -> None:
-        for f in dataclasses.fields(obj):
-            value = getattr(obj, f.name)
-            if dataclasses.is_dataclass(value):
-                collect(f"{prefix}{f.name}.", value)
-            elif isinstance(value, torch.Tensor):
-                tensors.setdefault(f"{prefix}{f.name}", []).append(value)
-
-    for out in outputs:
-        collect("", out)
-    joined = {k: v[0] if k.rsplit(".", 1)[-1] in GLOBAL_FIELDS else torch.cat(v) for k, v in tensors.items()}
-
-    def rebuild(prefix: str, obj: Any) -> Any:
-        changes = {}
-        for f in dataclasses.fields(obj):
-            value = getattr(obj, f.name)
-            if dataclasses.is_dataclass(value):
-                changes[f.name] = rebuild(f"{prefix}{f.name}.", value)
-            elif isinstance(value, torch.Tensor):
-                t = joined[f"{prefix}{f.name}"].detach()
-                changes[f.name] = t.requires_grad_(t.is_floating_point())
-        return dataclasses.replace(obj, **changes)
-
-    return rebuild("", first)
+    joined = []
+    for column in zip(*(_tensors(o) for o in outputs), strict=True):  # one field, every micro-batch
+        name = column[0][0]
+        t = (column[0][1] if name in GLOBAL_FIELDS else torch.cat([v for _, v in column])).detach()
+        joined.append(t.requires_grad_(t.is_floating_point()))
+    return _replace_tensors(outputs[0], iter(joined))
 
 
 def _grad_slice(name: str, cached: torch.Tensor, index: int, parts: int) -> torch.Tensor | None:

@@ -7,12 +7,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from medvlp.cli import main
-from medvlp.config import load_config
 from medvlp.data.manifest import read_manifest
 from medvlp.data.synthetic.findings import CXR_FINDINGS
 from medvlp.data.synthetic.truth import truth_labels
@@ -105,7 +103,17 @@ def test_evaluate_cli_and_a_labels_table_missing_samples(tiny_run: Path, tiny_da
 
 
 def test_report_labels_are_used_when_no_table_is_given(tiny_run: Path, tiny_dataset: Path):
-    cfg = load_config([REPO / "configs/experiments/tiny_cxr.yaml"])
+    from medvlp.eval.embed import embed_split
+    from medvlp.heads.pretrained import load_pretrained
+    from medvlp.train.validate import report_targets
+
     result = evaluate(tiny_run, tiny_dataset, None, None, split="train", n_boot=20)
-    assert result.names[0] == pd.Series(list(result.tables["zero-shot"]["finding"])).iloc[0]
-    assert cfg.text.label_set == "chexpert" and len(result.names) == 14
+    pre = load_pretrained(tiny_run)
+    assert result.names == list(pre.graph.label_set("chexpert"))  # the run's label set
+    df = read_manifest(tiny_dataset / "manifest.parquet")
+    emb = embed_split(pre.model, pre.tokenizer, pre.cfg, pre.graph, tiny_dataset, df, "cxr", "train")
+    targets = report_targets(emb.report_labels)
+    table = result.tables["zero-shot"].set_index("finding")
+    for j, name in enumerate(result.names):
+        assert table.loc[name, "n_pos"] == int(np.nansum(targets[:, j] == 1))
+        assert table.loc[name, "n"] == int((~np.isnan(targets[:, j])).sum())

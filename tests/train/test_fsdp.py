@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,15 +20,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.conftest import NO_AUGMENT, free_port
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / "configs/experiments/tiny_cxr.yaml")
 ENTRY = ["-m", "medvlp.train.main"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _with_val_split(dataset: Path, tokenizer: Path, out: Path) -> Path:
@@ -58,13 +53,7 @@ def _still(dataset: Path) -> list[str]:
         "train.warmup_steps=1",
         "train.ema_decay=0.9",
         "train.grad_clip=0.01",
-        "data.crop_scale=[1.0, 1.0]",
-        "data.rotate_degrees=0",
-        "data.scale_range=0",
-        "data.translate=0",
-        "data.brightness=0",
-        "data.contrast=0",
-        "data.noise_std=0",
+        *NO_AUGMENT,
         f"data.tokenizer={dataset.parent / 'tokenizer'}",
         f"train.dataset={dataset}",
     ]
@@ -73,7 +62,7 @@ def _still(dataset: Path) -> list[str]:
 def _run(args: list[str], processes: int = 1) -> subprocess.CompletedProcess[str]:
     launch = [sys.executable]
     if processes > 1:
-        launch += ["-m", "torch.distributed.run", f"--nproc-per-node={processes}", f"--master-port={_free_port()}"]
+        launch += ["-m", "torch.distributed.run", f"--nproc-per-node={processes}", f"--master-port={free_port()}"]
     return subprocess.run(
         [*launch, *ENTRY, CONFIG, *args],
         env={**os.environ, "OMP_NUM_THREADS": "1"},

@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from medvlp.cli import main
+from tests.conftest import NO_AUGMENT, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = [
@@ -68,14 +69,6 @@ def test_pretrain_tracks_and_checkpoints(tiny_dataset: Path, tiny_tokenizer, tmp
     assert main(_args(tiny_dataset, tmp_path / "run")) == 2  # existing checkpoints and no --resume
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     """A pretrain run in a fresh process, as a real resume is, with a fixed thread count and hash seed."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **env}
@@ -111,13 +104,7 @@ def test_two_process_ddp_equals_one_process_on_the_doubled_batch(tiny_dataset: P
         "train.ckpt_every=4",
         "train.log_every=2",
         "train.warmup_steps=1",
-        "data.crop_scale=[1.0, 1.0]",
-        "data.rotate_degrees=0",
-        "data.scale_range=0",
-        "data.translate=0",
-        "data.brightness=0",
-        "data.contrast=0",
-        "data.noise_std=0",
+        *NO_AUGMENT,
         f"data.tokenizer={tiny_dataset.parent / 'tokenizer'}",
         f"train.dataset={tiny_dataset}",
     ]
@@ -147,7 +134,7 @@ def test_two_process_ddp_equals_one_process_on_the_doubled_batch(tiny_dataset: P
             "--nproc-per-node",
             "2",
             "--master-port",
-            str(_free_port()),
+            str(free_port()),
             "-m",
             "medvlp.train.main",
             config,
