@@ -5,8 +5,9 @@ cached; then, for training, random text augmentation, and tokenization. Random i
 collation on the device (transforms/gpu.py), or per item here when data.augment_on is "cpu".
 
 The persistent cache stores tensors as safetensors and everything else as JSON: nothing is ever unpickled. Its
-folder is keyed by a hash of the pipeline's parameters (and PIPELINE_VERSION), so a changed pipeline never
-reads a stale cache.
+folder is keyed by a hash of the pipeline's parameters (and PIPELINE_VERSION) and of the transforms it caches
+(training stops before text augmentation, evaluation after tokenization), so a changed pipeline never reads a
+stale cache and evaluation never reads training's shorter items.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from monai.data import CacheDataset, Dataset, PersistentDataset
-from monai.transforms import Compose, Transform
+from monai.transforms import Compose, RandomizableTrait, Transform
 from safetensors.torch import load_file, save_file
 
 from medvlp.config.schema import DataConfig, TextConfig
@@ -127,6 +128,16 @@ def _load_item(path: Path) -> dict[str, object]:
     return {**meta, **load_file(str(path))}
 
 
+def cached_head(transform: Compose) -> list[str]:
+    """Names of the transforms a PersistentDataset runs before caching (MONAI stops at the first random one)."""
+    head = []
+    for t in transform.transforms:
+        if isinstance(t, RandomizableTrait) or not isinstance(t, Transform):
+            break
+        head.append(type(t).__name__)
+    return head
+
+
 def build_dataset(
     items: Sequence[dict[str, object]],
     prefix: list[Transform],
@@ -147,10 +158,13 @@ def build_dataset(
     if kind == "persistent":
         if cache_dir is None:
             raise ValueError("data.dataset=persistent needs a cache folder (data.cache_dir)")
-        digest = hashlib.sha256(json.dumps(params or {}, sort_keys=True).encode()).hexdigest()[:16]
+        # What PersistentDataset caches runs up to the first random transform: with text augmentation (training)
+        # that is before tokenization, without it (evaluation) after. Both go in the key, so neither reads the other.
+        key = {**(params or {}), "cached": cached_head(transform)}
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         folder = Path(cache_dir) / f"pipeline-{digest}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "pipeline.json").write_text(json.dumps(params or {}, sort_keys=True, indent=1))
+        (folder / "pipeline.json").write_text(json.dumps(key, sort_keys=True, indent=1))
         return SafePersistentDataset(list(items), transform=transform, cache_dir=folder)
     raise ValueError(f"data.dataset: {kind!r} is not one of plain, cache, persistent")
 

@@ -97,6 +97,18 @@ def test_persistent_cache_is_keyed_by_pipeline_and_holds_no_pickle(tiny_dataset,
     assert not any(p.read_bytes()[:2] == b"\x80\x02" for p in files)  # no pickle stream anywhere
 
 
+def test_persistent_cache_training_then_evaluation_on_the_same_samples(tiny_dataset, tiny_tokenizer, graph, tmp_path):
+    # Training caches up to its text augmentation (before tokenization); evaluation of the same rows (a linear probe
+    # on the training split) must not read those items as if they were its own, fully tokenized ones.
+    trained = _batches(tiny_dataset, tiny_tokenizer, graph, "cxr", "persistent", train=True, tmp=tmp_path)
+    evaluated = _batches(tiny_dataset, tiny_tokenizer, graph, "cxr", "persistent", train=False, tmp=tmp_path)
+    plain = _batches(tiny_dataset, tiny_tokenizer, graph, "cxr", "plain", train=False)
+    assert sum(len(b["sample_id"]) for b in trained) == sum(len(b["sample_id"]) for b in evaluated)
+    for a, b in zip(plain, evaluated, strict=True):
+        assert torch.equal(a["text_ids"], b["text_ids"]) and torch.equal(a["image"], b["image"])
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
+
+
 def test_same_seed_same_batches(tiny_dataset, tiny_tokenizer, graph):
     for modality in ("cxr", "ct"):
         a = _batches(tiny_dataset, tiny_tokenizer, graph, modality, "cache", train=True, seed=3)
