@@ -93,6 +93,9 @@ class TextConfig:
         min=0.05,
         max=1,
     )
+    prompts_per_step: int = knob(
+        4, help="prompt loss: prompts per finding and side encoded each step, drawn from the prompt ensemble", min=1
+    )
     knowledge_append: float = knob(
         0.0, help="chance per positive finding of appending its graph description", min=0, max=1
     )
@@ -179,6 +182,9 @@ class TrainConfig:
     ckpt_every: int = knob(50, help="steps between checkpoints", min=1)
     keep_last: int = knob(3, help="checkpoints kept besides the best", min=1)
     parallel: Literal["ddp", "fsdp"] = knob("ddp", help="how several processes (torchrun) share the model")
+    precision: Literal["auto", "bf16", "fp32"] = knob(
+        "auto", help="auto = bf16 autocast on CUDA, fp32 on CPU; bf16 also on a CPU with native bf16 (channels-last)"
+    )
     tokenizer_vocab: int = knob(
         4000, help="vocabulary of the tokenizer trained on the training reports when data.tokenizer is empty", min=100
     )

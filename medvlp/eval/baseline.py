@@ -25,6 +25,8 @@ from medvlp.data.datasets import make_dataset
 from medvlp.data.loader import move_to
 from medvlp.data.transforms.gpu import DeviceAugment
 from medvlp.knowledge import KnowledgeGraph
+from medvlp.losses.prompt import masked_bce
+from medvlp.train.precision import Precision
 from medvlp.train.sampling import EpochBatchSampler, SeededItems
 from medvlp.train.schedule import apply_schedule, warmup_cosine
 
@@ -50,14 +52,6 @@ def _build(model_name: str, overrides: list[str], n_labels: int) -> Classifier:
     return Classifier(create_image_tower(load_model_config(model_name, overrides)), n_labels)
 
 
-def masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """BCE over known labels: labeler 1 -> 1, 0 and NaN (not mentioned) -> 0, -1 (uncertain) left out."""
-    target = (labels == 1).float()
-    keep = (labels != -1).float()
-    loss = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    return (loss * keep).sum() / keep.sum().clamp(min=1)
-
-
 def train_baseline(
     cfg: Config, graph: KnowledgeGraph, tokenizer: Any, out: Path, progress: bool = True
 ) -> tuple[Classifier, list[str]]:
@@ -73,6 +67,8 @@ def train_baseline(
     ds, names = make_dataset(df, root, cfg.data, cfg.text, graph, tokenizer, t.modality, "train", train=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = _build(cfg.model.name, list(cfg.model.overrides), len(names)).to(device)
+    precision = Precision(t.precision, device, model)
+    precision.prepare_model(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     lr_table = warmup_cosine(t.steps, t.lr, min(t.warmup_steps, t.steps))
     augment = DeviceAugment.from_data_config(cfg.data, seed)
@@ -80,9 +76,11 @@ def train_baseline(
     loader = DataLoader(SeededItems(ds, seed), batch_sampler=sampler, collate_fn=collate_batch, num_workers=0)
     batches, model = iter(loader), model.train()
     for step in tqdm(range(t.steps), desc="baseline", unit="step", disable=not progress, dynamic_ncols=True):
-        batch = augment(move_to(next(batches), device), train=True)
+        batch = precision.prepare_batch(augment(move_to(next(batches), device), train=True))
         apply_schedule(optimizer, step, lr_table)
-        loss = masked_bce(model(batch["image"], batch.get("depth_mask")), batch["labels"])
+        with precision.autocast():
+            logits = model(batch["image"], batch.get("depth_mask"))
+        loss = masked_bce(logits.float(), batch["labels"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if t.grad_clip > 0:

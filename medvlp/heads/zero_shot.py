@@ -20,17 +20,7 @@ import torch
 
 from medvlp.eval.metrics import sensitivity_threshold, youden_threshold
 from medvlp.knowledge import KnowledgeGraph
-from medvlp.text.prompts import build_prompts
-
-
-def resolve_findings(graph: KnowledgeGraph, findings: str | Sequence[str]) -> tuple[list[str], list[str]]:
-    """(label names, entity ids) of a label set name, a comma-separated string or a list of entity ids/aliases."""
-    if isinstance(findings, str):
-        if findings in graph.label_sets:
-            mapping = graph.label_set(findings)
-            return list(mapping), list(mapping.values())
-        findings = [f.strip() for f in findings.split(",") if f.strip()]
-    return list(findings), [graph.resolve(f) for f in findings]
+from medvlp.text.prompts import build_prompts, resolve_findings
 
 
 @torch.no_grad()

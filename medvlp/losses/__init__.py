@@ -1,7 +1,8 @@
 """Losses of report-image pre-training; each returns {"<name>_loss": term, "loss": total}.
 
 Registered names (build with `build_loss(name, **options)` or `CompositeLoss(weights, options)`):
-clip (contrastive.py), siglip (sigmoid.py), local (local.py), pathology / anatomy / stream_proto (streams.py).
+clip (contrastive.py), siglip (sigmoid.py), local (local.py), pathology / anatomy / stream_proto (streams.py),
+prompt (prompt.py).
 Soft targets (soft_targets.py) and MedCutMix (mixing.py) are options and batch-side helpers of these losses.
 Only gather.py touches torch.distributed.
 """
@@ -12,6 +13,7 @@ from medvlp.losses.composite import CompositeLoss
 from medvlp.losses.contrastive import ClipLoss, clip_loss
 from medvlp.losses.local import LocalLoss, local_loss, local_similarity
 from medvlp.losses.mixing import MixInfo, diagnostic_token_scores, medcutmix, pathology_attention
+from medvlp.losses.prompt import PromptLoss, masked_bce, prompt_logits
 from medvlp.losses.registry import available_losses, build_loss, register_loss
 from medvlp.losses.sigmoid import SigLipLoss, siglip_loss
 from medvlp.losses.soft_targets import SoftTargets, label_similarity
@@ -24,6 +26,7 @@ __all__ = [
     "LocalLoss",
     "MixInfo",
     "PathologyStreamLoss",
+    "PromptLoss",
     "SigLipLoss",
     "SoftTargets",
     "StreamPrototypeLoss",
@@ -34,8 +37,10 @@ __all__ = [
     "label_similarity",
     "local_loss",
     "local_similarity",
+    "masked_bce",
     "medcutmix",
     "pathology_attention",
+    "prompt_logits",
     "register_loss",
     "siglip_loss",
 ]

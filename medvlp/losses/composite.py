@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from medvlp.losses.registry import available_losses, build_loss
-from medvlp.models.outputs import VLPOutput
+from medvlp.models.outputs import VLPOutput, to_float
 from medvlp.registry import UnknownComponentError
 
 
@@ -44,11 +44,14 @@ class CompositeLoss(nn.Module):
             raise TypeError(f"options {dict(options)} of loss {name!r}: {err}") from err
 
     def forward(self, out: VLPOutput, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        result: dict[str, torch.Tensor] = {}
-        total: torch.Tensor | float = 0.0
-        for name, loss in self.terms.items():
-            parts = loss(out, batch)
-            result.update({k: v for k, v in parts.items() if k != "loss"})
-            total = total + self.weights[name] * parts["loss"]
+        device = out.image.embeds.device.type
+        with torch.autocast(device, enabled=False):  # under bf16 autocast, the losses still reduce in fp32
+            out = to_float(out)
+            result: dict[str, torch.Tensor] = {}
+            total: torch.Tensor | float = 0.0
+            for name, loss in self.terms.items():
+                parts = loss(out, batch)
+                result.update({k: v for k, v in parts.items() if k != "loss"})
+                total = total + self.weights[name] * parts["loss"]
         result["loss"] = total  # type: ignore[assignment]
         return result

@@ -15,7 +15,13 @@ from torch import nn
 
 from medvlp.registry import LOSSES
 
-MODULES = ("medvlp.losses.contrastive", "medvlp.losses.sigmoid", "medvlp.losses.local", "medvlp.losses.streams")
+MODULES = (
+    "medvlp.losses.contrastive",
+    "medvlp.losses.sigmoid",
+    "medvlp.losses.local",
+    "medvlp.losses.streams",
+    "medvlp.losses.prompt",
+)
 LOSSES.add_modules(*MODULES)
 L = TypeVar("L", bound=type[nn.Module])
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -66,3 +69,38 @@ class VLPOutput:
     logit_scale: torch.Tensor  # scalar, already exp()'d
     logit_bias: torch.Tensor | None = None  # scalar, for the sigmoid loss
     streams: StreamOutput | None = None
+    prompt_embeds: torch.Tensor | None = None  # [K, 2, E] class vectors of the prompt bank (VLPModel.set_prompts)
+
+
+def tensor_fields(obj: Any) -> list[tuple[str, torch.Tensor]]:
+    """(field name, tensor) of every tensor field of a nested output dataclass, in field order."""
+    out: list[tuple[str, torch.Tensor]] = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out += tensor_fields(value)
+        elif isinstance(value, torch.Tensor):
+            out.append((f.name, value))
+    return out
+
+
+def replace_tensors(obj: Any, values: Iterator[torch.Tensor]) -> Any:
+    """A copy of a nested output dataclass whose tensor fields take, in tensor_fields order, the next of `values`."""
+    changes = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            changes[f.name] = replace_tensors(value, values)
+        elif isinstance(value, torch.Tensor):
+            changes[f.name] = next(values)
+    return dataclasses.replace(obj, **changes)
+
+
+def to_float(obj: Any) -> Any:
+    """The output with its bf16/fp16 tensors cast to fp32 (differentiably), so losses reduce in full precision;
+    fp32 and fp64 tensors stay as they are."""
+    half = (torch.bfloat16, torch.float16)
+    fields = tensor_fields(obj)
+    if not any(t.dtype in half for _, t in fields):
+        return obj
+    return replace_tensors(obj, (t.float() if t.dtype in half else t for _, t in fields))

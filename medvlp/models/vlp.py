@@ -18,6 +18,7 @@ from torch import nn
 from medvlp.models.config import ModelConfig
 from medvlp.models.outputs import ImageOutput, StreamOutput, TextOutput, VLPOutput
 from medvlp.models.projection import LogitScale
+from medvlp.models.prompt_bank import PromptTokens, class_vectors, sample_rows
 from medvlp.models.streams import Streams
 from medvlp.models.text import TextTower
 from medvlp.models.towers import ImageTower
@@ -53,6 +54,11 @@ class VLPModel(nn.Module):
         self.register_buffer("entity_ids", torch.zeros(0, 1, dtype=torch.long), persistent=False)
         self.register_buffer("entity_mask", torch.zeros(0, 1, dtype=torch.bool), persistent=False)
         self.register_buffer("entity_is_anatomy", torch.zeros(0, dtype=torch.bool), persistent=False)
+        # The prompt bank (set_prompts) for the prompt loss; not saved either.
+        self.register_buffer("prompt_ids", torch.zeros(0, 1, dtype=torch.long), persistent=False)
+        self.register_buffer("prompt_mask", torch.zeros(0, 1, dtype=torch.bool), persistent=False)
+        self.prompt_groups: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # start, count, lengths (CPU)
+        self.prompts_per_step = 0
 
     @property
     def spatial_dims(self) -> int:
@@ -105,6 +111,31 @@ class VLPModel(nn.Module):
         with torch.enable_grad() if grad and torch.is_grad_enabled() else torch.no_grad():
             return self.encode_text(self.entity_ids, self.entity_mask).embeds
 
+    # -------------------------------------------------------------------------------------------- prompts
+    def set_prompts(self, prompts: PromptTokens, per_step: int) -> None:
+        """The findings' prompt ensembles (prompt_bank.tokenize_prompts, in the order of batch['labels'] columns);
+        each forward then encodes `per_step` sampled prompts per finding and side."""
+        if per_step < 1 or prompts.start.shape != (2 * len(prompts.names),) or int(prompts.count.min()) < 1:
+            raise ValueError(f"set_prompts wants per_step >= 1 and 1+ prompt per finding and side, got {per_step}")
+        device = self.logit.logit_scale.device
+        self.prompt_ids, self.prompt_mask = prompts.ids.to(device), prompts.mask.to(device)
+        self.prompt_groups = (prompts.start.cpu(), prompts.count.cpu(), prompts.mask.sum(1).cpu())
+        self.prompts_per_step = int(per_step)
+
+    def encode_prompts(self) -> torch.Tensor | None:
+        """Class vectors [K, 2, E] (L2-normalised; side 0 positive, 1 negative) from freshly sampled prompts, or
+        None when no prompt bank is set."""
+        if self.prompt_groups is None:
+            return None
+        start, count, lengths = self.prompt_groups
+        # Drawn on the CPU (its RNG is checkpointed and replayed by accumulation), so trimming the padding to the
+        # longest drawn prompt needs no device sync: most prompts are ~10 tokens, a few descriptions ~80.
+        rows = sample_rows(start, count, self.prompts_per_step).reshape(-1)  # [2K * M]
+        width = int(lengths[rows].max())
+        rows = rows.to(self.prompt_ids.device, non_blocking=True)
+        embeds = self.encode_text(self.prompt_ids[rows, :width], self.prompt_mask[rows, :width]).embeds  # [2K*M, E]
+        return class_vectors(embeds, start.shape[0], self.prompts_per_step)
+
     def encode_streams(self, image: ImageOutput) -> StreamOutput:
         """Anatomy and pathology streams over the image tokens (the model must have streams enabled)."""
         if self.streams is None:
@@ -142,7 +173,12 @@ class VLPModel(nn.Module):
         text = self.encode_text(batch["text_ids"], batch["text_mask"])
         streams = self.encode_streams(image) if self.streams is not None else None
         return VLPOutput(
-            image=image, text=text, logit_scale=self.logit_scale, logit_bias=self.logit_bias, streams=streams
+            image=image,
+            text=text,
+            logit_scale=self.logit_scale,
+            logit_bias=self.logit_bias,
+            streams=streams,
+            prompt_embeds=self.encode_prompts(),
         )
 
     def num_parameters(self, trainable_only: bool = False) -> int:

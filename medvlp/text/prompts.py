@@ -210,3 +210,13 @@ def build_prompts(
         prompt_set(graph, f, modality, templates, negative_templates, descriptions, abbreviations, max_per_finding)
         for f in wanted
     ]
+
+
+def resolve_findings(graph: KnowledgeGraph, findings: str | Sequence[str]) -> tuple[list[str], list[str]]:
+    """(label names, entity ids) of a label set name, a comma-separated string or a list of entity ids/aliases."""
+    if isinstance(findings, str):
+        if findings in graph.label_sets:
+            mapping = graph.label_set(findings)
+            return list(mapping), list(mapping.values())
+        findings = [f.strip() for f in findings.split(",") if f.strip()]
+    return list(findings), [graph.resolve(f) for f in findings]

@@ -15,7 +15,6 @@ the outputs of the whole batch but the activations of one micro-batch only.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -23,8 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from medvlp.models.outputs import replace_tensors, tensor_fields
+
 # Output fields computed once per forward rather than per sample: their gradient is applied on one micro-batch.
-GLOBAL_FIELDS = frozenset({"logit_scale", "logit_bias", "entity_embeds", "entity_is_anatomy"})
+GLOBAL_FIELDS = frozenset({"logit_scale", "logit_bias", "entity_embeds", "entity_is_anatomy", "prompt_embeds"})
 
 
 def split_batch(batch: dict[str, Any], parts: int) -> list[dict[str, Any]]:
@@ -41,38 +42,15 @@ def split_batch(batch: dict[str, Any], parts: int) -> list[dict[str, Any]]:
     ]
 
 
-def _tensors(obj: Any) -> list[tuple[str, torch.Tensor]]:
-    """(field name, tensor) of every tensor field of a nested output dataclass, in field order."""
-    out: list[tuple[str, torch.Tensor]] = []
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            out += _tensors(value)
-        elif isinstance(value, torch.Tensor):
-            out.append((f.name, value))
-    return out
-
-
-def _replace_tensors(obj: Any, values: Iterator[torch.Tensor]) -> Any:
-    """A copy of a nested output dataclass whose tensor fields take, in _tensors order, the next of `values`."""
-    changes = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            changes[f.name] = _replace_tensors(value, values)
-        elif isinstance(value, torch.Tensor):
-            changes[f.name] = next(values)
-    return dataclasses.replace(obj, **changes)
-
-
 def _concat(outputs: list[Any]) -> Any:
-    """Per-sample fields concatenated along dim 0; global fields from the first micro-batch. Leaves need grad."""
+    """Per-sample fields concatenated along dim 0; global fields from the last micro-batch, whose recomputation
+    takes their gradient (the prompt bank's class vectors are drawn anew per forward). Leaves need grad."""
     joined = []
-    for column in zip(*(_tensors(o) for o in outputs), strict=True):  # one field, every micro-batch
+    for column in zip(*(tensor_fields(o) for o in outputs), strict=True):  # one field, every micro-batch
         name = column[0][0]
-        t = (column[0][1] if name in GLOBAL_FIELDS else torch.cat([v for _, v in column])).detach()
+        t = (column[-1][1] if name in GLOBAL_FIELDS else torch.cat([v for _, v in column])).detach()
         joined.append(t.requires_grad_(t.is_floating_point()))
-    return _replace_tensors(outputs[0], iter(joined))
+    return replace_tensors(outputs[0], iter(joined))
 
 
 def _grad_slice(name: str, cached: torch.Tensor, index: int, parts: int) -> torch.Tensor | None:
@@ -142,7 +120,7 @@ def accumulated_backward(
             with autocast:
                 out = runner(mb, features_only=True)
             terms = []
-            for (name, old), (_, fresh) in zip(_tensors(cached), _tensors(out), strict=True):
+            for (name, old), (_, fresh) in zip(tensor_fields(cached), tensor_fields(out), strict=True):
                 grad = _grad_slice(name, old, i, parts)
                 if grad is not None and fresh.requires_grad:
                     terms.append((fresh.float() * grad.float()).sum())  # d<fresh, grad>/dw = grad . dfresh/dw

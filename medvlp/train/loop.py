@@ -8,8 +8,8 @@ everything needed to continue exactly: weights, EMA, optimizer, step, data posit
 from __future__ import annotations
 
 import json
+import math
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from medvlp.train.accumulate import accumulated_backward
 from medvlp.train.checkpoint import load_checkpoint, read_pointer, save_checkpoint
 from medvlp.train.distributed import barrier, cleanup, full_state, init_distributed, unsharded, wrap
 from medvlp.train.plots import plot_curves
+from medvlp.train.precision import Precision
 from medvlp.train.sampling import EpochBatchSampler, SeededItems
 from medvlp.train.schedule import apply_schedule, warmup_cosine
 from medvlp.train.task import TrainingTask
@@ -37,6 +38,13 @@ OOM_HINT = (
     "out of memory: raise train.accum_steps (same negatives, less activation memory), or lower data.batch_size, "
     "data.cxr_size / data.ct_size / data.ct_max_depth, or the slice tower's chunk "
     "(model.overrides=[image.slice_chunk=8, image.checkpoint=true])"
+)
+
+
+NAN_HINT = (
+    "the loss is not finite at step {step}; the checkpoints hold the last state saved before it. "
+    "Lower train.lr or raise train.warmup_steps, keep train.grad_clip on, or try train.precision=fp32, then "
+    "continue with --resume"
 )
 
 
@@ -58,6 +66,7 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     from medvlp.knowledge import load_graph
     from medvlp.losses import CompositeLoss
     from medvlp.models import create_model, tokenize_entities
+    from medvlp.models.prompt_bank import tokenize_prompts
 
     t, seed = cfg.train, cfg.run.seed
     out, root = Path(t.out), Path(t.dataset)
@@ -74,10 +83,18 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     barrier()
     tokenizer = _tokenizer(cfg, df, out)
     graph = load_graph(Path(cfg.text.knowledge_dir) if cfg.text.knowledge_dir else None)
-    ds, _ = make_dataset(df, root, cfg.data, cfg.text, graph, tokenizer, t.modality, "train", train=True)
+    ds, label_names = make_dataset(df, root, cfg.data, cfg.text, graph, tokenizer, t.modality, "train", train=True)
     model = create_model(cfg.model.name, overrides=list(cfg.model.overrides), tokenizer=tokenizer)
     if getattr(model, "streams", None) is not None:
         model.set_entities(*tokenize_entities(graph, tokenizer))
+    if cfg.loss.weights.get("prompt", 0) > 0:
+        prompts = tokenize_prompts(graph, cfg.text.label_set, t.modality, tokenizer, cfg.data.max_tokens)
+        if prompts.names != label_names:
+            raise ValueError(f"prompt bank findings {prompts.names} differ from the labels' {label_names}")
+        model.set_prompts(prompts, cfg.text.prompts_per_step)
+    precision = Precision(t.precision, device, model)
+    if t.parallel != "fsdp":  # FSDP shards flat parameters: keep its default layout
+        precision.prepare_model(model.to(device))
     task = TrainingTask(model, CompositeLoss(cfg.loss.weights, cfg.loss.options), t.ema_decay).to(device)
     runner = wrap(task, info, t.parallel)  # DDP/FSDP around model + loss, so it sees the loss dict as output
     optimizer = torch.optim.AdamW(task.param_groups(t.weight_decay), lr=t.lr)
@@ -100,7 +117,6 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     )
     tracker = Tracker(out, run_name=out.name, rank=info.rank)
     tracker.log_params(to_dict(cfg))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     validator = Validator(cfg, df, root, graph, tokenizer, t.modality) if info.is_main else None
     history: list[dict[str, float]] = []
     bar = tqdm(
@@ -117,13 +133,13 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
     clock, clock_step = time.perf_counter(), step
     try:
         while step < t.steps:
-            batch = augment(move_to(next(batches), device), train=True)
+            batch = precision.prepare_batch(augment(move_to(next(batches), device), train=True))
             apply_schedule(optimizer, step, lr_table)
             optimizer.zero_grad(set_to_none=True)
             if t.accum_steps > 1:  # the loss still sees the whole batch of negatives
-                losses = accumulated_backward(runner, task.loss, batch, t.accum_steps, autocast)
+                losses = accumulated_backward(runner, task.loss, batch, t.accum_steps, precision.autocast())
             else:
-                with autocast:
+                with precision.autocast():
                     losses = runner(batch)
                 losses["loss"].backward()
             if t.grad_clip > 0:
@@ -137,6 +153,9 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
             values: dict[str, float] = {}
             if step % t.log_every == 0 or step == t.steps:
                 values = {k: float(v.detach()) for k, v in losses.items()}  # the only host sync
+                if not math.isfinite(values["loss"]):
+                    tracker.finish("FAILED")
+                    raise FloatingPointError(NAN_HINT.format(step=step))
                 values["lr"] = float(lr_table[step - 1])
                 now = time.perf_counter()
                 values["samples_per_s"] = samples_per_step * (step - clock_step) / max(now - clock, 1e-9)

@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         print(f"medvlp pretrain: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # diverged: not a usage error, the run itself failed
+        print(f"medvlp pretrain: {exc}", file=sys.stderr)
+        return 1
     shown = {k: v for k, v in final.items() if "/zs_auroc/" not in k}  # per-finding AUROCs: history.jsonl, MLflow
     print(" ".join(f"{k}={v:.4g}" for k, v in shown.items()))
     return 0

@@ -14,7 +14,7 @@ from medvlp.cli import main
 from medvlp.data.manifest import read_manifest
 from medvlp.data.synthetic.findings import CXR_FINDINGS
 from medvlp.data.synthetic.truth import truth_labels
-from medvlp.eval.baseline import load_baseline, masked_bce
+from medvlp.eval.baseline import load_baseline
 from medvlp.eval.evaluate import evaluate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,13 +48,6 @@ def test_truth_labels_follow_the_sources_back_to_the_drawn_studies(tiny_dataset:
     by_file = {f.removeprefix("archive/"): s["labels"] for s in studies for f in s["files"]}
     row = df[df["modality"] == "cxr"].iloc[0]
     assert truth.loc[row["sample_id"]].to_dict() == {k: by_file[row["sources"][0]][k] for k in CXR_FINDINGS}
-
-
-def test_masked_bce_ignores_uncertain_and_counts_unmentioned_as_negative():
-    logits = torch.zeros(1, 4)
-    labels = torch.tensor([[1.0, 0.0, float("nan"), -1.0]])
-    assert torch.isclose(masked_bce(logits, labels), torch.tensor(np.log(2.0), dtype=torch.float32))
-    assert masked_bce(torch.tensor([[9.0, -9.0, -9.0, 9.0]]), labels) < 1e-3  # the uncertain one is ignored
 
 
 def test_baseline_round_trips_without_pickle(baseline: Path):

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from medvlp.heads.pretrained import load_pretrained
-from medvlp.heads.zero_shot import ZeroShotHead, resolve_findings
+from medvlp.heads.zero_shot import ZeroShotHead
 from medvlp.knowledge import load_graph
+from medvlp.text.prompts import resolve_findings
 
 
 def test_label_set_and_lists_resolve_to_entities():

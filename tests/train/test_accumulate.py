@@ -7,6 +7,7 @@ import torch
 
 from medvlp.losses import CompositeLoss
 from medvlp.models import create_model
+from medvlp.models.prompt_bank import PromptTokens
 from medvlp.train.accumulate import accumulated_backward, split_batch
 from medvlp.train.task import TrainingTask
 from tests.models.conftest import make_batch
@@ -18,13 +19,24 @@ def _grads(task: TrainingTask) -> dict[str, torch.Tensor]:
 
 def _task(weights: dict[str, float]) -> TrainingTask:
     torch.manual_seed(0)
-    return TrainingTask(create_model("tiny-cxr-vit"), CompositeLoss(weights, {}))
+    model = create_model("tiny-cxr-vit")
+    if "prompt" in weights:  # 3 findings, one prompt per side (so every draw is the same), random token ids
+        count = torch.ones(6, dtype=torch.long)
+        ids = torch.randint(5, 500, (int(count.sum()), 6))
+        bank = PromptTokens(
+            ids, torch.ones_like(ids, dtype=torch.bool), torch.cumsum(count, 0) - count, count, list("abc")
+        )
+        model.set_prompts(bank, per_step=2)
+    return TrainingTask(model, CompositeLoss(weights, {}))
 
 
-@pytest.mark.parametrize("weights", [{"clip": 1.0}, {"clip": 1.0, "siglip": 0.5, "local": 0.5}])
+@pytest.mark.parametrize(
+    "weights", [{"clip": 1.0}, {"clip": 1.0, "siglip": 0.5, "local": 0.5}, {"clip": 1.0, "prompt": 1.0}]
+)
 @pytest.mark.parametrize("parts", [2, 4])
 def test_accumulated_gradient_equals_full_batch_gradient(weights: dict[str, float], parts: int):
     batch = make_batch("cxr", b=8, seed=1)
+    batch["labels"] = torch.tensor([1.0, 0.0, float("nan"), -1.0]).repeat(6)[torch.randperm(24)].reshape(8, 3)
     full = _task(weights)
     losses = full(batch)
     losses["loss"].backward()

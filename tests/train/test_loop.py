@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -155,3 +156,11 @@ def test_two_process_ddp_equals_one_process_on_the_doubled_batch(tiny_dataset: P
     # float precision (a sharding or gradient-averaging bug moves the mean by orders of magnitude more).
     diff = torch.cat([(a[k] - b[k]).abs().flatten() for k in a])
     assert float(diff.mean()) < 1e-6 and float(diff.quantile(0.99)) < 1e-5, (float(diff.mean()), float(diff.max()))
+
+
+def test_pretrain_with_the_prompt_loss(tiny_dataset: Path, tiny_tokenizer, tmp_path: Path):
+    weights = "loss.weights={clip: 1.0, prompt: 1.0}"
+    assert main(_args(tiny_dataset, tmp_path / "run", weights, "train.steps=4", "text.prompts_per_step=2")) == 0
+    history = [json.loads(x) for x in (tmp_path / "run/history.jsonl").read_text().splitlines()]
+    assert all(0 < h["prompt_loss"] < 5 for h in history)
+    assert history[-1]["loss"] > history[-1]["prompt_loss"]  # clip + prompt

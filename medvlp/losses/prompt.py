@@ -1,0 +1,62 @@
+"""The prompt loss (KAD / MedKLIP style): train the zero-shot classifier itself, with the report's labels.
+
+For finding k the model's prompt bank gives a positive and a negative class vector (VLPModel.encode_prompts, sampled
+from the knowledge graph's prompt ensembles); the logit of image i is scale * (<img_i, pos_k> - <img_i, neg_k>),
+exactly the zero-shot head's score (medvlp.heads.zero_shot), and the target is the report labeler's label of
+finding k (batch['labels'][:, k]): mentioned positive -> 1, negated or not mentioned -> 0, uncertain -> left out.
+The targets come from the report text, never from image annotations, so the model stays text-supervised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from medvlp.losses.registry import register_loss
+from medvlp.models.outputs import VLPOutput
+
+
+def masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """BCE over known labels: labeler 1 -> 1, 0 and NaN (not mentioned) -> 0, -1 (uncertain) left out."""
+    target = (labels == 1).to(logits.dtype)
+    keep = (labels != -1).to(logits.dtype)
+    loss = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return (loss * keep).sum() / keep.sum().clamp(min=1)
+
+
+def prompt_logits(image: torch.Tensor, classes: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """image [B, E], class vectors [K, 2, E] (positive, negative), scale -> logits [B, K]."""
+    pos, neg = classes.unbind(1)  # [K, E] each
+    return scale * (image @ pos.T - image @ neg.T)  # [B, K]
+
+
+@register_loss("prompt")
+class PromptLoss(nn.Module):
+    """Masked BCE of the prompt-pair logits against the report labels (see the module docstring).
+
+    scale: a fixed logit scale for this loss instead of the model's (learned, shared with CLIP); None = the model's.
+    """
+
+    def __init__(self, scale: float | None = None) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, out: VLPOutput, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        if out.prompt_embeds is None:
+            raise ValueError(
+                "loss 'prompt' needs the model's prompt bank (VLPModel.set_prompts); `medvlp pretrain` sets it from "
+                "text.label_set when loss.weights has a 'prompt' entry"
+            )
+        labels = batch["labels"]
+        if labels.shape[1] != out.prompt_embeds.shape[0]:
+            raise ValueError(
+                f"batch['labels'] has {labels.shape[1]} findings but the prompt bank {out.prompt_embeds.shape[0]}: "
+                "build both from the same text.label_set"
+            )
+        scale = out.logit_scale if self.scale is None else torch.as_tensor(self.scale, dtype=out.image.embeds.dtype)
+        loss = masked_bce(prompt_logits(out.image.embeds, out.prompt_embeds, scale), labels)
+        return {"prompt_loss": loss, "loss": loss}
