@@ -67,7 +67,7 @@ def _time(task: Any, prec: Precision, batch: dict[str, Any], steps: int) -> floa
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(task.model.parameters(), 1.0)
         opt.step()
-        float(losses["loss"])
+        float(losses["loss"].detach())  # waits for the step to finish
         if i:  # the first step is warm-up (oneDNN primitive creation)
             times.append(time.perf_counter() - start)
     return statistics.median(times)

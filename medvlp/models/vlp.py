@@ -1,4 +1,4 @@
-"""VLPModel: image tower + text tower + projections + logit scale/bias (+ anatomy/pathology streams).
+"""VLPModel: image tower + text tower + projections + logit scale/bias (+ anatomy/pathology streams, prompt bank).
 
 The same calls serve 2D and 3D models: encode_image(image, depth_mask=None) -> ImageOutput,
 encode_text(text_ids, text_mask) -> TextOutput, forward(batch) -> VLPOutput (batch per docs/architecture.md;
