@@ -20,6 +20,7 @@ import torch
 
 from medvlp.eval.metrics import sensitivity_threshold, youden_threshold
 from medvlp.knowledge import KnowledgeGraph
+from medvlp.losses.prompt import prompt_logits
 from medvlp.text.prompts import build_prompts, resolve_findings
 
 
@@ -102,9 +103,9 @@ class ZeroShotHead:
 
     def probabilities(self, image_embeds: torch.Tensor) -> np.ndarray:
         """P(finding) [B, F] for L2-normalised image embeddings [B, E]."""
-        img = image_embeds.float().cpu()
-        margin = img @ self.positive.T - img @ self.negative.T  # [B, F]
-        return torch.sigmoid(self.scale * margin).numpy()
+        classes = torch.stack([self.positive, self.negative], dim=1)  # [F, 2, E]: the prompt loss's layout
+        logits = prompt_logits(image_embeds.float().cpu(), classes, torch.tensor(self.scale))  # [B, F]
+        return torch.sigmoid(logits).numpy()
 
     def flags(self, probs: np.ndarray) -> np.ndarray:
         """Boolean [B, F]: probability at or above the finding's threshold."""
