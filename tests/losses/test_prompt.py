@@ -68,3 +68,14 @@ def test_prompt_loss_composes():
     labels = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
     terms = CompositeLoss({"clip": 1.0, "prompt": 2.0})(out, {"labels": labels})
     assert torch.isclose(terms["loss"], terms["clip_loss"] + 2.0 * terms["prompt_loss"])
+
+
+def test_text_weight_adds_the_report_embeddings_under_the_same_classifier():
+    out = _out()
+    labels = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, -1.0], [0.0, 0.0, 1.0], [1.0, float("nan"), 0.0]])
+    plain = PromptLoss()(out, {"labels": labels})
+    terms = PromptLoss(text_weight=0.5)(out, {"labels": labels})
+    text = masked_bce(prompt_logits(out.text.embeds, out.prompt_embeds, out.logit_scale), labels)
+    assert torch.isclose(terms["prompt_text_loss"], text) and torch.isclose(terms["prompt_loss"], plain["loss"])
+    assert torch.isclose(terms["loss"], plain["loss"] + 0.5 * text)
+    assert "prompt_text_loss" not in plain

@@ -17,7 +17,7 @@ def _grads(task: TrainingTask) -> dict[str, torch.Tensor]:
     return {n: p.grad.clone() for n, p in task.model.named_parameters() if p.grad is not None}
 
 
-def _task(weights: dict[str, float]) -> TrainingTask:
+def _task(weights: dict[str, float], options: dict[str, dict] | None = None) -> TrainingTask:
     torch.manual_seed(0)
     model = create_model("tiny-cxr-vit")
     if "prompt" in weights:  # 3 findings, one prompt per side (so every draw is the same), random token ids
@@ -27,20 +27,26 @@ def _task(weights: dict[str, float]) -> TrainingTask:
             ids, torch.ones_like(ids, dtype=torch.bool), torch.cumsum(count, 0) - count, count, list("abc")
         )
         model.set_prompts(bank, per_step=2)
-    return TrainingTask(model, CompositeLoss(weights, {}))
+    return TrainingTask(model, CompositeLoss(weights, options or {}))
 
 
 @pytest.mark.parametrize(
-    "weights", [{"clip": 1.0}, {"clip": 1.0, "siglip": 0.5, "local": 0.5}, {"clip": 1.0, "prompt": 1.0}]
+    ("weights", "options"),
+    [
+        ({"clip": 1.0}, {}),
+        ({"clip": 1.0, "siglip": 0.5, "local": 0.5}, {}),
+        ({"clip": 1.0, "prompt": 1.0}, {}),
+        ({"clip": 1.0, "prompt": 1.0}, {"prompt": {"text_weight": 1.0}}),
+    ],
 )
 @pytest.mark.parametrize("parts", [2, 4])
-def test_accumulated_gradient_equals_full_batch_gradient(weights: dict[str, float], parts: int):
+def test_accumulated_gradient_equals_full_batch_gradient(weights: dict[str, float], options: dict, parts: int):
     batch = make_batch("cxr", b=8, seed=1)
     batch["labels"] = torch.tensor([1.0, 0.0, float("nan"), -1.0]).repeat(6)[torch.randperm(24)].reshape(8, 3)
-    full = _task(weights)
+    full = _task(weights, options)
     losses = full(batch)
     losses["loss"].backward()
-    accum = _task(weights)
+    accum = _task(weights, options)
     got = accumulated_backward(accum, accum.loss, batch, parts)
     assert torch.allclose(got["loss"], losses["loss"].detach(), atol=1e-6)
     want, have = _grads(full), _grads(accum)
