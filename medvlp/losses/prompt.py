@@ -10,7 +10,7 @@ The targets come from the report text, never from image annotations, so the mode
 text space, so the text tower learns what the prompts mean from the reports themselves and not only through the
 image tower. A text tower trained from scratch learns this classifier slowly: on the phantom's training reports
 alone, 300 steps bring a linear head on the report embedding to BCE 0.06 but the prompt pairs only to 0.30 (0.20
-with mean pooling). With mean pooling, this term added 0.03 zero-shot AUROC in the demo (see README, Demo results).
+with mean pooling). Mean pooling and this term together added 0.02-0.03 zero-shot AUROC (README, Demo results).
 """
 
 from __future__ import annotations
