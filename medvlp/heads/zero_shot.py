@@ -77,6 +77,7 @@ class ZeroShotHead:
     ) -> None:
         self.names, self.entity_ids = list(names), list(entity_ids)
         self.positive, self.negative = positive.float().cpu(), negative.float().cpu()  # [F, E] each
+        self.classes = torch.stack([self.positive, self.negative], dim=1)  # [F, 2, E]: the prompt loss's layout
         self.scale = float(scale)
         self.thresholds = np.full(len(self.names), 0.5) if thresholds is None else np.asarray(thresholds, float)
 
@@ -103,8 +104,7 @@ class ZeroShotHead:
 
     def probabilities(self, image_embeds: torch.Tensor) -> np.ndarray:
         """P(finding) [B, F] for L2-normalised image embeddings [B, E]."""
-        classes = torch.stack([self.positive, self.negative], dim=1)  # [F, 2, E]: the prompt loss's layout
-        logits = prompt_logits(image_embeds.float().cpu(), classes, torch.tensor(self.scale))  # [B, F]
+        logits = prompt_logits(image_embeds.float().cpu(), self.classes, torch.tensor(self.scale))  # [B, F]
         return torch.sigmoid(logits).numpy()
 
     def flags(self, probs: np.ndarray) -> np.ndarray:
