@@ -1,10 +1,10 @@
 """The on-device random stage: batched crop/zoom, rotation, shift, paired flip, intensity and noise, normalisation.
 
 Runs on whatever device the batch is on (CUDA when present, CPU here) as a few batched kernels: one affine warp
-for the whole batch through MONAI's AffineTransform, then elementwise intensity maths. Random parameters are
-drawn from a seeded CPU torch.Generator (one per rank) and moved to the device, so the same seed gives the same
-result on CPU and CUDA. Noise is smooth: drawn at 1/8 resolution and upsampled (cheap to move, and CT noise is
-spatially correlated). CT volumes are warped in-plane only, so padded slices stay padded.
+for the whole batch through MONAI's AffineTransform (volumes slice by slice), then elementwise intensity maths.
+Random parameters are drawn from a seeded CPU torch.Generator (one per rank) and moved to the device, so the same
+seed gives the same result on CPU and CUDA. Noise is smooth: drawn at 1/8 resolution and upsampled (cheap to
+move, and CT noise is spatially correlated). CT volumes are warped in-plane only, so padded slices stay padded.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ class DeviceAugment:
     def __init__(self, cfg: DeviceAugmentConfig, seed: int = 0, rank: int = 0) -> None:
         self.cfg = cfg
         self.generator = torch.Generator().manual_seed(int(seed) * 1000 + int(rank))
-        self._warp: dict[int, AffineTransform] = {}
+        self._affine = AffineTransform(
+            normalized=True, padding_mode="zeros", align_corners=False, reverse_indexing=True
+        )
 
     @classmethod
     def from_data_config(cls, d: DataConfig, seed: int = 0, rank: int = 0) -> DeviceAugment:
@@ -80,6 +82,16 @@ class DeviceAugment:
             theta[:, 0, 0] = 1.0  # depth untouched
         return theta
 
+    def _warp(self, image: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        """One batched affine warp. A volume's depth row of theta is the identity, so it is warped slice by slice:
+        bilinear over [B*D, C, H, W] gives the trilinear result at half the cost on a CPU."""
+        if image.ndim == 4:
+            return self._affine(image, theta)
+        b, c, d, h, w = image.shape
+        slices = image.transpose(1, 2).reshape(b * d, c, h, w)  # [B, C, D, H, W] -> [B*D, C, H, W]
+        out = self._affine(slices, theta[:, 1:, 1:].repeat_interleave(d, 0))  # in-plane block: [B*D, 2, 3]
+        return out.reshape(b, d, c, h, w).transpose(1, 2)  # [B*D, C, H, W] -> [B, C, D, H, W]
+
     def __call__(self, batch: dict[str, object], train: bool = True) -> dict[str, object]:
         image = batch["image"]
         assert isinstance(image, torch.Tensor)
@@ -87,12 +99,7 @@ class DeviceAugment:
         flip = torch.as_tensor(batch.get("flip", torch.zeros(b, dtype=torch.bool)))
         c = self.cfg
         if train or bool(flip.any()):
-            theta = self._theta(b, flip, spatial_dims, train).to(image.device, image.dtype)
-            warp = self._warp.setdefault(
-                spatial_dims,
-                AffineTransform(normalized=True, padding_mode="zeros", align_corners=False, reverse_indexing=True),
-            )
-            image = warp(image, theta)
+            image = self._warp(image, self._theta(b, flip, spatial_dims, train).to(image.device, image.dtype))
         if train:
             shape = (b,) + (1,) * (image.ndim - 1)
             contrast = self._uniform(b, 1 - c.contrast, 1 + c.contrast).view(shape).to(image.device, image.dtype)

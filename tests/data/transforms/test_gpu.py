@@ -46,6 +46,18 @@ def test_padded_slices_stay_zero_and_depth_untouched():
     assert out[2, :, 4:].abs().sum() == 0 and out[2, :, :4].abs().sum() > 0
 
 
+def test_volume_warp_slice_by_slice_equals_the_3d_warp():
+    from monai.networks.layers import AffineTransform
+
+    aug = DeviceAugment(DeviceAugmentConfig(rotate_degrees=30, translate=0.1), seed=3)
+    image = torch.rand((3, 2, 6, 20, 24), generator=torch.Generator().manual_seed(1))  # [B, C, D, H, W]
+    theta = aug._theta(3, torch.tensor([True, False, True]), 3, train=True)  # [B, 3, 4], depth row identity
+    warp3d = AffineTransform(normalized=True, padding_mode="zeros", align_corners=False, reverse_indexing=True)
+    expect = warp3d(image, theta)
+    assert not torch.allclose(expect, image)
+    assert torch.allclose(aug._warp(image, theta), expect, atol=1e-5)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 @pytest.mark.parametrize("spatial", [(32, 32), (8, 24, 24)])
 def test_cpu_and_cuda_agree(spatial):
