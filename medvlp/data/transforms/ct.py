@@ -6,13 +6,13 @@ Display orientation: D ascends inferior -> superior, H row 0 is anterior, W colu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from monai.config import KeysCollection
 from monai.transforms import (
-    CenterSpatialCropd,
     CropForegroundd,
     EnsureChannelFirstd,
     EnsureTyped,
@@ -77,6 +77,34 @@ class ResizeInPlane(Transform):
         return out.permute(1, 0, 2, 3).contiguous()  # [D, C, H, W] -> [C, D, H, W]
 
 
+class CenterDepthCrop(Transform):
+    """[C, D, H, W] -> [C, min(D, max_depth), H, W], the central slices; warns once when anatomy is cut off.
+
+    The crop drops both ends of the scan range (on a chest CT: the apices and the upper abdomen, where the liver
+    and kidneys lie), so a config whose volumes are longer than max_depth silently hides findings there.
+    """
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = int(max_depth)
+        self.warned = False
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(img)
+        depth = x.shape[1]
+        if depth <= self.max_depth:
+            return x
+        if not self.warned:
+            self.warned = True
+            warnings.warn(
+                f"a CT volume of {depth} slices is centre-cropped to data.ct_max_depth={self.max_depth}: both ends "
+                "of its scan range are dropped; raise data.ct_max_depth or ingest at a coarser ingest.ct_spacing (z) "
+                "so the whole range fits",
+                stacklevel=2,
+            )
+        start = (depth - self.max_depth) // 2
+        return x[:, start : start + self.max_depth].contiguous()
+
+
 class ArrayTransformd(MapTransform):
     """Apply an array transform to keys (the dict side of a custom array transform)."""
 
@@ -101,5 +129,5 @@ def ct_prefix(size: Sequence[int], max_depth: int, windows: Sequence[str]) -> li
         CropForegroundd("image", source_key="image", select_fn=is_body, margin=2, allow_smaller=True),
         ArrayTransformd("image", WindowChannels(windows)),
         ArrayTransformd("image", ResizeInPlane(size)),
-        CenterSpatialCropd("image", roi_size=(max_depth, -1, -1)),
+        ArrayTransformd("image", CenterDepthCrop(max_depth)),
     ]

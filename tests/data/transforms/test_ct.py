@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
-from medvlp.data.transforms.ct import RasToDisplay, ResizeInPlane, WindowChannels
+from medvlp.data.transforms.ct import CenterDepthCrop, RasToDisplay, ResizeInPlane, WindowChannels
 
 
 def test_ras_to_display_orientation():
@@ -31,3 +33,17 @@ def test_resize_in_plane_keeps_aspect_and_depth():
     out = ResizeInPlane((32, 32))(vol)
     assert out.shape == (2, 7, 32, 32)
     assert out[0, 0, 0].sum() == 0 and float(out[0, 0, 16].sum()) == pytest.approx(32)  # 16x32 centred, padded
+
+
+def test_center_depth_crop_keeps_short_volumes_and_warns_once_when_cutting():
+    crop = CenterDepthCrop(4)
+    short = torch.arange(3.0).reshape(1, 3, 1, 1).expand(1, 3, 2, 2)
+    assert torch.equal(crop(short), short)  # [C, D, H, W] with D <= max_depth: unchanged, no warning
+    long = torch.arange(8.0).reshape(1, 8, 1, 1).expand(2, 8, 2, 2)  # [C=2, D=8, H, W], slice i holds i
+    with pytest.warns(UserWarning, match="ct_max_depth=4"):
+        out = crop(long)
+    assert out.shape == (2, 4, 2, 2)
+    assert out[0, :, 0, 0].tolist() == [2.0, 3.0, 4.0, 5.0]  # the central slices
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        crop(long)  # the second cut volume does not warn again
