@@ -16,6 +16,10 @@ from medvlp.config import Config, load_config, save_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"
 DEMO_CONFIGS = {"archive": "demo.yaml", "cxr": "demo_cxr.yaml", "ct": "demo_ct.yaml"}
+# The phantom's patients are invented, so the demo keys their pseudonyms with a fixed secret of its own (never the
+# user's): the patient-level splits follow the pseudonyms, so every machine holds out the same patients and prints
+# the same numbers. Real archives get the private secret (ingest.secret_env / ingest.secret_file).
+PHANTOM_SECRET = "medvlp-demo-phantom-secret: invented patients only, never for real data"
 
 
 def _stage(name: str, clock: dict[str, float], start: float) -> float:
@@ -44,9 +48,12 @@ def run_demo(
     out, overrides = Path(out), list(overrides or [])
     clock: dict[str, float] = {}
     t0 = start = time.perf_counter()
-    base = load_config([CONFIGS / DEMO_CONFIGS["archive"]], overrides)
+    secret = out / "phantom" / "deid.secret"
+    own = [f"ingest.secret_file={secret}", "ingest.secret_env=MEDVLP_DEMO_DEID_SECRET"]
+    base = load_config([CONFIGS / DEMO_CONFIGS["archive"]], [*own, *overrides])
     print(f"[demo] phantom archive: {base.synth.n_cxr} CXR + {base.synth.n_ct} CT studies -> {out}", flush=True)
     generate_archive(base, out / "phantom")
+    secret.write_text(PHANTOM_SECRET + "\n")
     start = _stage("synth", clock, start)
     reports = [out / "phantom/reports/reports.csv", out / "phantom/reports/text"]
     print(run_ingest(out / "phantom/archive", reports, out / "dataset", base, progress=progress).table(), flush=True)

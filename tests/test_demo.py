@@ -11,7 +11,7 @@ from medvlp.cli import main
 
 SMALL = [
     "synth.n_cxr=24",
-    "synth.n_ct=10",
+    "synth.n_ct=16",  # the demo's fixed phantom secret puts 5 of them in the test split (AUROC defined)
     "synth.cxr_size=[192, 256]",
     "synth.ct_matrix=[64]",
     "synth.ct_localizer_fraction=0",
@@ -40,3 +40,18 @@ def test_demo_runs_every_stage(tmp_path: Path, capsys, monkeypatch):
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert plots >= {"plots/roc_cxr.png", "plots/roc_ct.png"}
     assert main(["demo", "--out", str(out)]) == 2  # not empty, no --fresh
+
+
+def test_demo_splits_do_not_depend_on_the_users_secret(tmp_path: Path, monkeypatch):
+    """The phantom's pseudonyms (hence its patient-level splits) use the demo's own fixed secret."""
+    from medvlp.data.manifest import read_manifest
+    from medvlp.demo import run_demo
+
+    tables = []
+    for i, value in enumerate(["first-user-secret-0123456789", "second-user-secret-0123456789"]):
+        monkeypatch.setenv("MEDVLP_DEID_SECRET", value)
+        out = tmp_path / f"demo{i}"
+        run_demo(out, [*SMALL, "synth.n_ct=0"], modalities=(), progress=False)
+        df = read_manifest(out / "dataset" / "manifest.parquet")
+        tables.append(df.sort_values("sample_id")[["sample_id", "patient_id", "split"]].reset_index(drop=True))
+    assert len(tables[0]) > 0 and tables[0].equals(tables[1])
