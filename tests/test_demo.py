@@ -24,8 +24,7 @@ SMALL = [
 
 
 @pytest.mark.slow
-def test_demo_runs_every_stage(tmp_path: Path, capsys, monkeypatch):
-    monkeypatch.setenv("MEDVLP_DEID_SECRET", "tests-only-secret-0123456789")
+def test_demo_runs_every_stage(tmp_path: Path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), *SMALL]) == 0
     text = capsys.readouterr().out
