@@ -17,8 +17,8 @@ from medvlp.config import Config, load_config, save_config
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"
 DEMO_CONFIGS = {"archive": "demo.yaml", "cxr": "demo_cxr.yaml", "ct": "demo_ct.yaml"}
 # The phantom's patients are invented, so the demo keys their pseudonyms with a fixed secret of its own (never the
-# user's): the patient-level splits follow the pseudonyms, so every machine holds out the same patients and prints
-# the same numbers. Real archives get the private secret (ingest.secret_env / ingest.secret_file).
+# user's): the patient-level splits follow the pseudonyms, so every machine holds out the same patients. Real
+# archives get the private secret (ingest.secret_env / ingest.secret_file).
 PHANTOM_SECRET = "medvlp-demo-phantom-secret: invented patients only, never for real data"
 
 
