@@ -76,10 +76,20 @@ class ZeroShotHead:
         thresholds: Sequence[float] | None = None,
     ) -> None:
         self.names, self.entity_ids = list(names), list(entity_ids)
-        self.positive, self.negative = positive.float().cpu(), negative.float().cpu()  # [F, E] each
-        self.classes = torch.stack([self.positive, self.negative], dim=1)  # [F, 2, E]: the prompt loss's layout
+        # 2x [F, E] -> [F, 2, E], the prompt loss's layout; positive/negative are views of it
+        self.classes = torch.stack([positive, negative], dim=1).float().cpu()
         self.scale = float(scale)
         self.thresholds = np.full(len(self.names), 0.5) if thresholds is None else np.asarray(thresholds, float)
+
+    @property
+    def positive(self) -> torch.Tensor:
+        """Positive-prompt class vectors [F, E]."""
+        return self.classes[:, 0]
+
+    @property
+    def negative(self) -> torch.Tensor:
+        """Negative-prompt class vectors [F, E]."""
+        return self.classes[:, 1]
 
     @classmethod
     def from_model(
