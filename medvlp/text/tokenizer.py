@@ -57,24 +57,19 @@ def train_tokenizer(
     tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, lowercase=True, strip_accents=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece(prefix="##")
+    corpus = list(_texts(texts))
+    if not corpus:
+        raise ValueError("no report text to train the tokenizer on (the corpus was empty or blank)")
+    pieces = _continuing_pieces(tokenizer, corpus)
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=[*SPECIAL_TOKENS, *pieces],
         continuing_subword_prefix="##",
         show_progress=False,
     )
-    seen = 0
-
-    def counted() -> Iterator[str]:
-        nonlocal seen
-        for text in _texts(texts):
-            seen += 1
-            yield text
-
-    tokenizer.train_from_iterator(counted(), trainer=trainer)
-    if seen == 0:
-        raise ValueError("no report text to train the tokenizer on (the corpus was empty or blank)")
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    tokenizer = _unmark_special(tokenizer, pieces)
     cls_id, sep_id = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{CLS} $A {SEP}",
@@ -98,6 +93,30 @@ def train_tokenizer(
     fast.save_pretrained(str(out))
     _portable_config(out / "tokenizer_config.json")
     return fast
+
+
+def _continuing_pieces(tokenizer: Any, corpus: list[str]) -> list[str]:
+    """'##c' for every character c that continues a word of the corpus, sorted.
+
+    The trainer creates these pieces lazily in hash-map order, so their ids, and through the ids the merges chosen
+    between equally frequent pairs, change from run to run (huggingface/tokenizers#1794): the same corpus gave a
+    different vocabulary each time. Declared up front, they get fixed ids and the vocabulary is reproducible.
+    """
+    chars: set[str] = set()
+    for text in corpus:
+        for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(tokenizer.normalizer.normalize_str(text)):
+            chars.update(word[1:])
+    return ["##" + c for c in sorted(chars)]
+
+
+def _unmark_special(tokenizer: Any, pieces: list[str]) -> Any:
+    """The trained tokenizer with `pieces` kept in its vocabulary but no longer special (added) tokens."""
+    from tokenizers import Tokenizer
+
+    state = json.loads(tokenizer.to_str())
+    drop = set(pieces)
+    state["added_tokens"] = [t for t in state["added_tokens"] if t["content"] not in drop]
+    return Tokenizer.from_str(json.dumps(state))
 
 
 def _portable_config(config_file: Path) -> None:

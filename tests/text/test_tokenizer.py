@@ -79,6 +79,22 @@ def _vocab_folder(folder: Path) -> Path:
 EXPECTED = ["[CLS]", "no", "pneumo", "##thorax", ".", "[SEP]"]
 
 
+def test_training_is_reproducible(tmp_path):
+    """The same corpus gives the same vocabulary every time (the library's trainer alone does not: tokenizers#1794)."""
+    import json
+
+    corpus = list(_reports(120, seed=3))
+    vocabs = []
+    for i in range(4):
+        train_tokenizer(corpus, tmp_path / str(i), vocab_size=400)
+        state = json.loads((tmp_path / str(i) / "tokenizer.json").read_text(encoding="utf-8"))
+        vocabs.append(state["model"]["vocab"])
+        assert [t["content"] for t in state["added_tokens"]] == list(SPECIAL_TOKENS)  # word pieces stay ordinary
+    assert all(v == vocabs[0] for v in vocabs[1:])
+    tok = load_tokenizer(tmp_path / "0")
+    assert tok.decode(tok("effusion")["input_ids"], skip_special_tokens=True) == "effusion"
+
+
 def test_load_a_saved_bert_tokenizer_folder(tmp_path):
     from transformers import BertTokenizerFast
 
