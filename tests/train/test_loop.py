@@ -40,15 +40,15 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def _args(dataset: Path, out: Path, *extra: str) -> list[str]:
-    """Both runs share the tiny_tokenizer fixture's vocabulary: WordPiece training is not bit-reproducible across
-    processes, which is why a run saves the tokenizer it trains and a resume reuses it."""
+def _args(dataset: Path, out: Path, *extra: str, own_tokenizer: bool = False) -> list[str]:
+    """Runs share the tiny_tokenizer fixture's vocabulary (no time spent training one) unless own_tokenizer."""
+    shared = [] if own_tokenizer else [f"data.tokenizer={dataset.parent / 'tokenizer'}"]
     return [
         "pretrain",
         str(REPO / "configs/experiments/tiny_cxr.yaml"),
         f"train.dataset={dataset}",
         f"train.out={out}",
-        f"data.tokenizer={dataset.parent / 'tokenizer'}",
+        *shared,
         *TINY,
         *extra,
     ]
@@ -93,6 +93,17 @@ def test_sigkill_then_resume_is_bit_identical(tiny_dataset: Path, tiny_tokenizer
     a = load_file(str(tmp_path / "straight/checkpoints/step-00000012/model.safetensors"))
     b = load_file(str(tmp_path / "killed/checkpoints/step-00000012/model.safetensors"))
     assert a.keys() == b.keys()
+    assert all(a[k].equal(b[k]) for k in a), [k for k in a if not a[k].equal(b[k])][:5]
+
+
+def test_two_fresh_runs_are_bit_identical(tiny_dataset: Path, tmp_path: Path):
+    """Same config and seed, separate processes, each training its own tokenizer: the same vocabulary and weights."""
+    for name in ("a", "b"):
+        done = _run(_args(tiny_dataset, tmp_path / name, "train.steps=6", own_tokenizer=True))
+        assert done.returncode == 0, done.stderr[-2000:]
+    vocab = [json.loads((tmp_path / n / "tokenizer/tokenizer.json").read_text())["model"]["vocab"] for n in "ab"]
+    assert vocab[0] == vocab[1]
+    a, b = (load_file(str(tmp_path / n / "checkpoints/step-00000006/model.safetensors")) for n in "ab")
     assert all(a[k].equal(b[k]) for k in a), [k for k in a if not a[k].equal(b[k])][:5]
 
 
