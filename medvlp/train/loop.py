@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,16 @@ from medvlp.data.manifest import read_manifest
 from medvlp.data.transforms.gpu import DeviceAugment
 from medvlp.train.accumulate import accumulated_backward
 from medvlp.train.checkpoint import load_checkpoint, read_pointer, save_checkpoint
-from medvlp.train.distributed import barrier, cleanup, full_state, init_distributed, unsharded, wrap
+from medvlp.train.distributed import (
+    DistInfo,
+    barrier,
+    cleanup,
+    full_state,
+    gather_objects,
+    init_distributed,
+    unsharded,
+    wrap,
+)
 from medvlp.train.plots import plot_curves
 from medvlp.train.precision import Precision
 from medvlp.train.sampling import EpochBatchSampler, SeededItems
@@ -105,7 +115,7 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
         with full_state(task, optimizer):  # FSDP: every rank loads whole tensors, cut back into shards on leaving
             state = load_checkpoint(out / "checkpoints", model, ema=task.ema, optimizer=optimizer)
         step, epoch, batch_in_epoch = state["step"], state["extra"]["epoch"], state["extra"]["batch"]
-        augment.generator.set_state(state["extra"]["augment_rng"])
+        _restore_augment_rng(augment, state["extra"]["augment_rng"], info)
     sampler = EpochBatchSampler(len(ds), cfg.data.batch_size, seed, epoch, batch_in_epoch, info.rank, info.world_size)
     loader = DataLoader(
         SeededItems(ds, seed),
@@ -172,9 +182,10 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
                         fh.write(json.dumps(history[-1]) + "\n")
                 tracker.log_metrics(values, step)
             if _due(step, t.ckpt_every, t.steps):
+                augment_rng = gather_objects(augment.generator.get_state())  # each rank draws its own stream
                 with full_state(task, optimizer):  # FSDP: every rank gathers the whole weights; else a no-op
                     if info.is_main:
-                        extra = {"epoch": epoch, "batch": batch_in_epoch, "augment_rng": augment.generator.get_state()}
+                        extra = {"epoch": epoch, "batch": batch_in_epoch, "augment_rng": augment_rng}
                         save_checkpoint(
                             out / "checkpoints",
                             step,
@@ -196,6 +207,24 @@ def pretrain(cfg: Config, resume: bool = False, progress: bool = True) -> dict[s
         _finish(cfg, out, tracker, validator, batch)
     cleanup()
     return history[-1] if history else {}
+
+
+def _restore_augment_rng(augment: DeviceAugment, saved: Any, info: DistInfo) -> None:
+    """Put each rank back on its own augmentation stream (a list in rank order; older checkpoints kept rank 0's).
+
+    A checkpoint from another number of processes cannot say where the new ranks stand: they keep the stream
+    their seed gives, and the resume is not exact (warned).
+    """
+    states = saved if isinstance(saved, list) else [saved]
+    if len(states) == info.world_size:
+        augment.generator.set_state(states[info.rank])
+        return
+    if info.is_main:
+        warnings.warn(
+            f"the checkpoint holds augmentation RNG states of {len(states)} process(es), this run has "
+            f"{info.world_size}: the augmentations after the resume differ from an uninterrupted run",
+            stacklevel=2,
+        )
 
 
 def _due(step: int, every: int, last: int) -> bool:

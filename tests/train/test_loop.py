@@ -1,7 +1,9 @@
-"""`medvlp pretrain` end to end on an ingested phantom: runs, tracks, and resumes bit-identically after SIGKILL."""
+"""`medvlp pretrain` end to end on an ingested phantom: runs, tracks, repeats, and resumes bit-identically after
+SIGKILL (one process and two under torchrun)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -13,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from medvlp.cli import main
+from medvlp.config import load_config
 from tests.conftest import NO_AUGMENT, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,6 +108,50 @@ def test_two_fresh_runs_are_bit_identical(tiny_dataset: Path, tmp_path: Path):
     assert vocab[0] == vocab[1]
     a, b = (load_file(str(tmp_path / n / "checkpoints/step-00000006/model.safetensors")) for n in "ab")
     assert all(a[k].equal(b[k]) for k in a), [k for k in a if not a[k].equal(b[k])][:5]
+
+
+@pytest.mark.slow
+def test_two_process_sigkill_then_resume_is_bit_identical(tiny_dataset: Path, tiny_tokenizer, tmp_path: Path):
+    """torchrun, 2 gloo processes with augmentation on: each rank resumes its own augmentation stream."""
+    killer = tmp_path / "killer.py"
+    killer.write_text(KILLER)
+
+    def torchrun(out: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
+        launch = ["-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port())]
+        args = _args(tiny_dataset, tmp_path / out, "data.batch_size=2", *extra)
+        full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **env}
+        run = [sys.executable, *launch, str(killer), *args]
+        return subprocess.run(run, env=full_env, capture_output=True, text=True, timeout=600)
+
+    straight = torchrun("straight")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    killed = torchrun("killed", KILL_AT="8")
+    assert killed.returncode != 0 and (tmp_path / "killed/checkpoints/step-00000008").is_dir()
+    resumed = torchrun("killed", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a = load_file(str(tmp_path / "straight/checkpoints/step-00000012/model.safetensors"))
+    b = load_file(str(tmp_path / "killed/checkpoints/step-00000012/model.safetensors"))
+    assert all(a[k].equal(b[k]) for k in a), [k for k in a if not a[k].equal(b[k])][:5]
+
+
+def test_resume_on_another_world_size_warns():
+    """Augmentation streams saved by 1 process cannot place 2 ranks: they keep their seeded streams, with a warning."""
+    from medvlp.data.transforms.gpu import DeviceAugment
+    from medvlp.train.distributed import DistInfo
+    from medvlp.train.loop import _restore_augment_rng
+
+    data = load_config([REPO / "configs/experiments/tiny_cxr.yaml"]).data
+    saved = DeviceAugment.from_data_config(data, seed=0)
+    saved.generator.manual_seed(123)
+    for rank in (0, 1):
+        aug = DeviceAugment.from_data_config(data, seed=0, rank=rank)
+        before, info = aug.generator.get_state(), DistInfo(rank, 2, rank, torch.device("cpu"))
+        with pytest.warns(UserWarning, match="1 process") if rank == 0 else contextlib.nullcontext():  # rank 0 says it
+            _restore_augment_rng(aug, [saved.generator.get_state()], info)
+        assert aug.generator.get_state().equal(before)
+    same = DeviceAugment.from_data_config(data, seed=5)
+    _restore_augment_rng(same, [saved.generator.get_state()], DistInfo(0, 1, 0, torch.device("cpu")))
+    assert same.generator.get_state().equal(saved.generator.get_state())
 
 
 @pytest.mark.slow
