@@ -45,8 +45,8 @@ def train_tokenizer(
 ) -> Any:
     """Train a lower-cased BERT-style WordPiece tokenizer on report texts and save it to out_dir.
 
-    texts may be a list or any iterator (read once). Returns the PreTrainedTokenizerFast that was saved; load it
-    later with load_tokenizer(out_dir) or transformers.AutoTokenizer.from_pretrained(out_dir).
+    texts may be a list or any iterator (read once, then held in memory). Returns the PreTrainedTokenizerFast that
+    was saved; load it later with load_tokenizer(out_dir) or transformers.AutoTokenizer.from_pretrained(out_dir).
     """
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -96,17 +96,17 @@ def train_tokenizer(
 
 
 def _continuing_pieces(tokenizer: Any, corpus: list[str]) -> list[str]:
-    """'##c' for every character c that continues a word of the corpus, sorted.
+    """'##c' for every non-space character c of the normalised corpus, sorted.
 
     The trainer creates these pieces lazily in hash-map order, so their ids, and through the ids the merges chosen
     between equally frequent pairs, change from run to run (huggingface/tokenizers#1794): the same corpus gave a
-    different vocabulary each time. Declared up front, they get fixed ids and the vocabulary is reproducible.
+    different vocabulary each time. Declared up front, they get fixed ids and the vocabulary is reproducible. (A
+    few, such as '##.', never continue a word: a handful of unused entries, for a pass over the corpus in C.)
     """
     chars: set[str] = set()
     for text in corpus:
-        for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(tokenizer.normalizer.normalize_str(text)):
-            chars.update(word[1:])
-    return ["##" + c for c in sorted(chars)]
+        chars.update(tokenizer.normalizer.normalize_str(text))
+    return ["##" + c for c in sorted(chars) if not c.isspace()]
 
 
 def _unmark_special(tokenizer: Any, pieces: list[str]) -> Any:
