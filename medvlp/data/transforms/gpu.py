@@ -62,8 +62,8 @@ class DeviceAugment:
     def _uniform(self, n: int, lo: float, hi: float) -> torch.Tensor:
         return lo + (hi - lo) * torch.rand(n, generator=self.generator)
 
-    def _theta(self, batch: int, flip: torch.Tensor, spatial_dims: int, train: bool) -> torch.Tensor:
-        """[B, nd, nd+1] affines in normalised array-index coordinates (D, H, W order), output -> input."""
+    def _theta(self, batch: int, flip: torch.Tensor, train: bool) -> torch.Tensor:
+        """[B, 2, 3] in-plane affines in normalised array-index coordinates (H, W order), output -> input."""
         c = self.cfg
         if train:
             zoom = self._uniform(batch, *c.crop_scale) * (1 + self._uniform(batch, -c.scale_range, c.scale_range))
@@ -73,23 +73,20 @@ class DeviceAugment:
             zoom, angle, shift = torch.ones(batch), torch.zeros(batch), torch.zeros(batch, 2)
         cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom  # zoom < 1 samples a smaller window: a crop
         mirror = 1.0 - 2.0 * flip.float().cpu()  # -1 flips W (patient left-right)
-        theta = torch.zeros(batch, spatial_dims, spatial_dims + 1)
-        h, w = spatial_dims - 2, spatial_dims - 1  # in-plane axes
-        theta[:, h, h], theta[:, h, w] = cos, -sin * mirror
-        theta[:, w, h], theta[:, w, w] = sin, cos * mirror
-        theta[:, h, -1], theta[:, w, -1] = shift[:, 0], shift[:, 1]
-        if spatial_dims == 3:
-            theta[:, 0, 0] = 1.0  # depth untouched
+        theta = torch.zeros(batch, 2, 3)
+        theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * mirror
+        theta[:, 1, 0], theta[:, 1, 1] = sin, cos * mirror
+        theta[:, 0, 2], theta[:, 1, 2] = shift[:, 0], shift[:, 1]
         return theta
 
     def _warp(self, image: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-        """One batched affine warp. A volume's depth row of theta is the identity, so it is warped slice by slice:
-        bilinear over [B*D, C, H, W] gives the trilinear result at half the cost on a CPU."""
+        """One batched in-plane warp. Volumes are warped slice by slice (depth untouched): bilinear over
+        [B*D, C, H, W] gives the trilinear result of the 3D affine at half the cost on a CPU."""
         if image.ndim == 4:
             return self._affine(image, theta)
         b, c, d, h, w = image.shape
         slices = image.transpose(1, 2).reshape(b * d, c, h, w)  # [B, C, D, H, W] -> [B*D, C, H, W]
-        out = self._affine(slices, theta[:, 1:, 1:].repeat_interleave(d, 0))  # in-plane block: [B*D, 2, 3]
+        out = self._affine(slices, theta.repeat_interleave(d, 0))  # one [2, 3] affine per slice: [B*D, 2, 3]
         return out.reshape(b, d, c, h, w).transpose(1, 2)  # [B*D, C, H, W] -> [B, C, D, H, W]
 
     def __call__(self, batch: dict[str, object], train: bool = True) -> dict[str, object]:
@@ -99,7 +96,7 @@ class DeviceAugment:
         flip = torch.as_tensor(batch.get("flip", torch.zeros(b, dtype=torch.bool)))
         c = self.cfg
         if train or bool(flip.any()):
-            image = self._warp(image, self._theta(b, flip, spatial_dims, train).to(image.device, image.dtype))
+            image = self._warp(image, self._theta(b, flip, train).to(image.device, image.dtype))
         if train:
             shape = (b,) + (1,) * (image.ndim - 1)
             contrast = self._uniform(b, 1 - c.contrast, 1 + c.contrast).view(shape).to(image.device, image.dtype)

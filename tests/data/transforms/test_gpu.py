@@ -51,9 +51,11 @@ def test_volume_warp_slice_by_slice_equals_the_3d_warp():
 
     aug = DeviceAugment(DeviceAugmentConfig(rotate_degrees=30, translate=0.1), seed=3)
     image = torch.rand((3, 2, 6, 20, 24), generator=torch.Generator().manual_seed(1))  # [B, C, D, H, W]
-    theta = aug._theta(3, torch.tensor([True, False, True]), 3, train=True)  # [B, 3, 4], depth row identity
+    theta = aug._theta(3, torch.tensor([True, False, True]), train=True)  # [B, 2, 3] in-plane
+    theta3d = torch.zeros(3, 3, 4)  # [B, 3, 4]: depth row the identity, the in-plane block from theta
+    theta3d[:, 0, 0], theta3d[:, 1:, 1:] = 1.0, theta
     warp3d = AffineTransform(normalized=True, padding_mode="zeros", align_corners=False, reverse_indexing=True)
-    expect = warp3d(image, theta)
+    expect = warp3d(image, theta3d)
     assert not torch.allclose(expect, image)
     assert torch.allclose(aug._warp(image, theta), expect, atol=1e-5)
 
